@@ -1,0 +1,3 @@
+"""Settings of the properties app. Every variable read here is listed in .env.example."""
+
+from config.env import env  # noqa: F401

@@ -1,0 +1,10 @@
+"""Test settings: the same behaviour as base, only faster and isolated.
+
+DATABASE_URL / CELERY_BROKER_URL / CACHE_URL from the environment still apply, so CI
+runs the suite on PostgreSQL and Redis.
+"""
+
+from config.settings.base import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+FIELD_ENCRYPTION_KEYS = ["q1QCJ3o6x6B9Qd1iLvQ3qg5u0Cq3w7b0w8Zf0D6yJ2E="]

@@ -1,0 +1,120 @@
+"""API plumbing shared by every app: one error body, limit/offset pagination, organization scoping."""
+
+import logging
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from core.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+
+def error_body(message: str, code: str, details: dict | None = None) -> dict:
+    return {"error": message, "code": code, "details": details or {}}
+
+
+def _first_message(detail) -> str:
+    if isinstance(detail, list) and detail:
+        return _first_message(detail[0])
+    if isinstance(detail, dict) and detail:
+        return _first_message(next(iter(detail.values())))
+    return str(detail)
+
+
+def exception_handler(exc, context):
+    """Render every API error as the project's error body.
+
+    Unknown exceptions become a 500 whose body holds only the request id; the
+    traceback goes to the log, never to the client.
+    """
+    request = context.get("request")
+    if isinstance(exc, ApplicationError):
+        return Response(error_body(exc.message, exc.code, exc.details), status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        details = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        exc = exceptions.ValidationError(details)
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        return Response(
+            error_body("The request body is too large.", "request_too_large"),
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        request_id = getattr(request, "request_id", None) if request is not None else None
+        logger.exception("Unhandled error in API view", extra={"request_id": request_id})
+        return Response(
+            error_body("Internal server error.", "server_error", {"request_id": request_id}),
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+
+    if isinstance(exc, exceptions.ValidationError):
+        details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        response.data = error_body("Invalid input.", "validation_error", details)
+        return response
+
+    code = exc.get_codes() if hasattr(exc, "get_codes") else "error"
+    if not isinstance(code, str):
+        code = getattr(exc, "default_code", "error")
+    details = {}
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        details["retry_after"] = int(exc.wait + 0.999)
+    response.data = error_body(_first_message(exc.detail), code, details)
+    return response
+
+
+class LimitOffsetTotalPagination(LimitOffsetPagination):
+    """limit/offset pagination whose body says the total, with a hard ceiling on `limit`."""
+
+    default_limit = 50
+    max_limit = 500
+
+    def get_paginated_response(self, data):
+        return Response(
+            {
+                "count": self.count,
+                "limit": self.limit,
+                "offset": self.offset,
+                "next": self.get_next_link(),
+                "previous": self.get_previous_link(),
+                "results": data,
+            }
+        )
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "required": ["count", "results"],
+            "properties": {
+                "count": {"type": "integer", "example": 123},
+                "limit": {"type": "integer", "example": 50},
+                "offset": {"type": "integer", "example": 0},
+                "next": {"type": "string", "nullable": True, "format": "uri"},
+                "previous": {"type": "string", "nullable": True, "format": "uri"},
+                "results": schema,
+            },
+        }
+
+
+class OrganizationScopedMixin:
+    """For viewsets whose rows belong to the caller's organization.
+
+    The organization comes from the API key (or the staff user's membership); querysets
+    are filtered by it, so another organization's row is a 404, never a 403.
+    """
+
+    @property
+    def organization(self):
+        from accounts.authentication import request_organization
+
+        return request_organization(self.request)

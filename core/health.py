@@ -1,0 +1,50 @@
+"""Checks behind /healthz: each answers within a second or counts as down."""
+
+import logging
+import uuid
+
+from django.core.cache import cache
+from django.db import connection
+
+logger = logging.getLogger(__name__)
+
+
+def check_database() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return "ok"
+
+
+def check_cache() -> str:
+    key = f"healthz:{uuid.uuid4().hex}"
+    cache.set(key, "1", timeout=5)
+    if cache.get(key) != "1":
+        raise RuntimeError("cache did not return the value it was given")
+    cache.delete(key)
+    return "ok"
+
+
+def check_broker() -> str:
+    from config.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=1)
+        # The file transport "connects" to anything; make it prove its folders exist.
+        conn.default_channel
+    return "ok"
+
+
+CHECKS = {"database": check_database, "broker": check_broker, "cache": check_cache}
+
+
+def health_report() -> tuple[bool, dict[str, str]]:
+    report, healthy = {}, True
+    for name, check in CHECKS.items():
+        try:
+            report[name] = check()
+        except Exception as exc:  # noqa: BLE001 - any failure means "down", with its reason
+            logger.warning("Health check %s failed: %s", name, exc)
+            report[name] = f"error: {type(exc).__name__}"
+            healthy = False
+    return healthy, report

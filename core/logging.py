@@ -1,0 +1,111 @@
+"""Log redaction and formatting.
+
+Secrets reach logs through the most ordinary paths: a formatted request header, an
+exception that quotes a URL with ?api_key=, a dict of credentials. `redact()` scrubs
+text, and the filter applies it to every record's message, arguments and traceback.
+"""
+
+import contextvars
+import json
+import logging
+import re
+from datetime import UTC, datetime
+
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+
+REDACTED = "[REDACTED]"
+SECRET_KEYS = re.compile(
+    r"(authorization|api[-_]?key|apikey|access[-_]?token|refresh[-_]?token|id[-_]?token|token|secret|"
+    r"client[-_]?secret|password|passwd|pwd|signature|cookie|x-api-key)",
+    re.IGNORECASE,
+)
+_PATTERNS = [
+    # Authorization headers and their schemes: "Authorization: Bearer abc", "Api-Key abc", "Basic abc".
+    (re.compile(r"(?i)\b(authorization[\"']?\s*[:=]\s*[\"']?)([^\"'\r\n,}]+)"), r"\1" + REDACTED),
+    (re.compile(r"(?i)\b(bearer|api-key|basic|token token=)\s+([A-Za-z0-9._~+/=\-]{6,})"), r"\1 " + REDACTED),
+    # key=value and "key": "value" pairs whose key names a secret.
+    (
+        re.compile(
+            r"(?i)([\"']?(?:[a-z0-9_-]*(?:api[-_]?key|apikey|token|secret|password|passwd|signature))[\"']?"
+            r"\s*[:=]\s*[\"']?)([^\"'&\s,}]+)"
+        ),
+        r"\1" + REDACTED,
+    ),
+]
+
+
+def redact(text: str, *, secrets: tuple[str, ...] = ()) -> str:
+    """Return `text` with credentials replaced by [REDACTED].
+
+    `secrets` are exact values (a connection's token, say) to remove wherever they appear,
+    even where no pattern would recognise them.
+    """
+    if not text:
+        return text
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, REDACTED)
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def redact_data(value, *, secrets: tuple[str, ...] = ()):
+    """Redact a JSON-like structure: secret-named keys lose their values, strings are scrubbed."""
+    if isinstance(value, dict):
+        return {
+            key: (REDACTED if isinstance(key, str) and SECRET_KEYS.search(key) else redact_data(v, secrets=secrets))
+            for key, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [redact_data(v, secrets=secrets) for v in value]
+    if isinstance(value, str):
+        return redact(value, secrets=secrets)
+    return value
+
+
+class RedactSecretsFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken format string must not lose the record
+            message = str(record.msg)
+        record.msg = redact(message)
+        record.args = ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        record.exc_info = None if record.exc_text else record.exc_info
+        return True
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "request_id", None):
+            record.request_id = request_id_var.get() or "-"
+        return True
+
+
+_STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "request_id"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line, for log shippers."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload = {
+            "ts": datetime.fromtimestamp(record.created, tz=UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", None),
+        }
+        extra = {k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS and not k.startswith("_")}
+        if extra:
+            payload["extra"] = redact_data(extra)
+        if record.exc_text:
+            payload["exc"] = record.exc_text
+        elif record.exc_info:
+            payload["exc"] = redact(self.formatException(record.exc_info))
+        return json.dumps(payload, default=str)

@@ -1,0 +1,59 @@
+"""Request id and body-size limit: both run before any view or parser."""
+
+import re
+import uuid
+
+from django.conf import settings
+from django.http import JsonResponse
+
+_REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestIdMiddleware:
+    """Give each request an id (the caller's X-Request-ID when sane) and echo it back."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-ID", "")
+        request.request_id = incoming if _REQUEST_ID_OK.match(incoming) else uuid.uuid4().hex
+        from core.logging import request_id_var
+
+        token = request_id_var.set(request.request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(token)
+        response["X-Request-ID"] = request.request_id
+        return response
+
+
+class BodySizeLimitMiddleware:
+    """Refuse a declared body over DATA_UPLOAD_MAX_MEMORY_SIZE with 413 before reading it.
+
+    Django would otherwise answer a generic 400; a client deserves to know the body was
+    too large. Chunked bodies without a length are caught later by the API's error handler.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if limit is not None and length > limit and not request.path.startswith("/admin/"):
+            from core.api import error_body
+
+            return JsonResponse(
+                error_body(
+                    "The request body is too large.",
+                    "request_too_large",
+                    {"max_bytes": limit, "received_bytes": length},
+                ),
+                status=413,
+            )
+        return self.get_response(request)

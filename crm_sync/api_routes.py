@@ -1,0 +1,8 @@
+"""Routes of the crm_sync app under /api/v1/."""
+
+
+def register(router) -> None:
+    """Register this app's viewsets on the shared /api/v1/ router."""
+
+
+urlpatterns: list = []

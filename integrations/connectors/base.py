@@ -1,0 +1,140 @@
+"""The connector contract: a class per CRM kind, bound per use to one CrmConnection.
+
+A connector is stateless metadata on the class (kind, capabilities, limits, default field
+mapping) plus narrow capability methods on the instance. A method a connector does not
+support raises CapabilityNotSupported; `capabilities` must agree with what it overrides
+(the registry checks at start-up).
+"""
+
+import enum
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from integrations.errors import CapabilityNotSupported, CrmError
+
+
+class Capability(enum.StrEnum):
+    PUSH_CONTACTS = "push_contacts"
+    PULL_CONTACTS = "pull_contacts"
+    PULL_DEALS = "pull_deals"
+    SYNC_PROPERTIES = "sync_properties"
+    TEST_CREDENTIALS = "test_credentials"
+
+
+@dataclass(frozen=True)
+class ContactPayload:
+    """What the sync engine hands a connector for one contact.
+
+    `properties` holds local field names and custom properties (already merged); the
+    connector maps them to remote names with the connection's field mapping.
+    `idempotency_key` changes whenever the payload does (the payload hash).
+    """
+
+    contact_id: str
+    email: str | None
+    properties: dict[str, Any]
+    remote_id: str | None = None
+    idempotency_key: str = ""
+
+
+@dataclass
+class PushResult:
+    contact_id: str
+    ok: bool
+    remote_id: str | None = None
+    created: bool | None = None
+    error: CrmError | None = None
+    # What was sent and what came back for this contact, redacted and size-capped, for operators.
+    request: Any = None
+    response: Any = None
+
+
+@dataclass
+class RemoteRecord:
+    """One object read from a CRM (a contact, a deal...)."""
+
+    remote_id: str
+    object_type: str
+    properties: dict[str, Any]
+    updated_at: datetime | None = None
+    email: str | None = None
+
+
+@dataclass
+class Page:
+    records: list[RemoteRecord]
+    next_cursor: str | None  # None: nothing more now; pass it back to continue
+    raw_count: int = 0
+
+
+@dataclass
+class RemoteProperty:
+    """A property (custom field) definition as the CRM has it."""
+
+    name: str
+    label: str
+    type: str
+    field_type: str = ""
+    group_name: str = ""
+    description: str = ""
+    options: list[dict] = field(default_factory=list)
+    remote_id: str | None = None
+    crm_defined: bool = False  # HubSpot's own properties are never modified
+    raw: dict = field(default_factory=dict)
+
+
+@dataclass
+class CredentialCheck:
+    ok: bool
+    account: dict[str, Any] = field(default_factory=dict)  # what the CRM says about the account
+    message: str = ""
+
+
+class Connector:
+    kind: ClassVar[str]
+    display_name: ClassVar[str]
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    default_base_url: ClassVar[str] = ""
+    batch_size_max: ClassVar[int] = 100
+    default_field_mapping: ClassVar[dict[str, str]] = {}
+    # Requests per window, from the CRM's documentation; None means unlimited unless configured.
+    default_rate_limit: ClassVar[tuple[int, float] | None] = None
+    # Names of the credential fields this connector reads, and which are secret.
+    credential_fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, connection) -> None:
+        self.connection = connection
+
+    def supports(self, capability: Capability) -> bool:
+        return capability in self.capabilities
+
+    def _unsupported(self, capability: Capability):
+        raise CapabilityNotSupported(f"{self.kind} does not support {capability.value}", crm=self.kind)
+
+    # -- capabilities -------------------------------------------------------------------
+    def test_credentials(self) -> CredentialCheck:
+        self._unsupported(Capability.TEST_CREDENTIALS)
+
+    def push_contacts(self, records: Sequence[ContactPayload]) -> list[PushResult]:
+        """Push a batch; return exactly one PushResult per input, in input order."""
+        self._unsupported(Capability.PUSH_CONTACTS)
+
+    def pull_contacts(self, *, since: datetime | None, cursor: str | None = None) -> Iterator[Page]:
+        self._unsupported(Capability.PULL_CONTACTS)
+
+    def pull_deals(self, *, since: datetime | None, cursor: str | None = None) -> Iterator[Page]:
+        self._unsupported(Capability.PULL_DEALS)
+
+    def list_properties(self, *, object_type: str) -> list[RemoteProperty]:
+        self._unsupported(Capability.SYNC_PROPERTIES)
+
+    def create_properties(self, *, object_type: str, properties: Sequence[RemoteProperty]) -> list[PushResult]:
+        self._unsupported(Capability.SYNC_PROPERTIES)
+
+    def update_property(self, *, object_type: str, prop: RemoteProperty) -> RemoteProperty:
+        self._unsupported(Capability.SYNC_PROPERTIES)
+
+    def ensure_property_group(self, *, object_type: str, name: str, label: str) -> None:
+        """Create a property group when missing (CRMs without groups do nothing)."""

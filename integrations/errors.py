@@ -1,0 +1,105 @@
+"""One error taxonomy for every CRM.
+
+Connectors and the HTTP client raise only these; the sync engine decides what to do by
+`category` and `retriable`, never by a CRM's status code. Each carries the CRM's own
+message (secrets redacted) so an operator sees what the CRM said.
+"""
+
+from typing import Any, ClassVar
+
+
+class CrmError(Exception):
+    category: ClassVar[str] = "unknown"
+    retriable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        body: Any = None,
+        crm: str = "",
+    ):
+        super().__init__(message)
+        self.message = message[:2000]
+        self.status = status
+        self.retry_after = retry_after
+        self.body = body
+        self.crm = crm
+
+    def as_dict(self) -> dict:
+        return {
+            "category": self.category,
+            "retriable": self.retriable,
+            "message": self.message,
+            "status": self.status,
+            "retry_after": self.retry_after,
+        }
+
+    def __str__(self) -> str:
+        prefix = f"{self.crm} " if self.crm else ""
+        status = f" (HTTP {self.status})" if self.status else ""
+        return f"{prefix}{self.category}{status}: {self.message}"
+
+
+class CrmAuthError(CrmError):
+    category = "auth"
+
+
+class CrmRateLimited(CrmError):
+    """Not a failed attempt: wait `retry_after` seconds (or the window) and try again."""
+
+    category = "rate_limited"
+    retriable = True
+
+
+class CrmValidationError(CrmError):
+    category = "validation"
+
+
+class CrmConflict(CrmError):
+    category = "conflict"
+
+
+class CrmNotFound(CrmError):
+    category = "not_found"
+
+
+class CrmLocked(CrmError):
+    """HubSpot 423: another write holds the record; its docs say wait about 2 seconds."""
+
+    category = "locked"
+    retriable = True
+
+
+class CrmUnavailable(CrmError):
+    """Connection refused, DNS, 5xx, or a response we cannot parse."""
+
+    category = "unavailable"
+    retriable = True
+
+
+class CrmTimeout(CrmError):
+    category = "timeout"
+    retriable = True
+
+
+class CapabilityNotSupported(CrmError):
+    category = "not_supported"
+
+
+ERROR_CLASSES: dict[str, type[CrmError]] = {
+    cls.category: cls
+    for cls in (
+        CrmAuthError,
+        CrmRateLimited,
+        CrmValidationError,
+        CrmConflict,
+        CrmNotFound,
+        CrmLocked,
+        CrmUnavailable,
+        CrmTimeout,
+        CapabilityNotSupported,
+    )
+}

@@ -1,0 +1,3 @@
+"""Sandbox CRMs mounted at /sandbox/<kind>/ when SANDBOX_ENABLED."""
+
+urlpatterns: list = []
