@@ -26,11 +26,15 @@ def check_cache() -> str:
 
 
 def check_broker() -> str:
+    from kombu import Connection
+
     from config.celery import app
 
-    with app.connection_for_write() as conn:
+    url = app.conf.broker_url
+    options = app.conf.broker_transport_options or {}
+    with Connection(url, transport_options=options, connect_timeout=1) as conn:
         conn.ensure_connection(max_retries=1, timeout=1)
-        # The file transport "connects" to anything; make it prove its folders exist.
+        # Opening a channel proves more than a socket: the file transport checks its folders here.
         conn.default_channel
     return "ok"
 

@@ -1,9 +1,8 @@
 """Issue an API key. The key is printed once, alone on the last line, for scripts to capture."""
 
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from accounts.models import Organization
 from accounts.services import api_key_create
@@ -30,7 +29,7 @@ class Command(BaseCommand):
                 day = datetime.strptime(expires, "%Y-%m-%d").date()
             except ValueError:
                 raise CommandError("--expires must be a date like 2027-01-31.")
-            expires_at = timezone.make_aware(datetime.combine(day, time.max), timezone.UTC)
+            expires_at = datetime.combine(day, time.max, tzinfo=UTC)
         try:
             api_key, raw_key = api_key_create(
                 organization=organization,
