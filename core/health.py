@@ -3,6 +3,7 @@
 import logging
 import uuid
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
@@ -28,10 +29,8 @@ def check_cache() -> str:
 def check_broker() -> str:
     from kombu import Connection
 
-    from config.celery import app
-
-    url = app.conf.broker_url
-    options = app.conf.broker_transport_options or {}
+    url = settings.CELERY_BROKER_URL
+    options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {})
     with Connection(url, transport_options=options, connect_timeout=1) as conn:
         conn.ensure_connection(max_retries=1, timeout=1)
         # Opening a channel proves more than a socket: the file transport checks its folders here.
