@@ -98,4 +98,6 @@ def request_organization(request) -> Organization | None:
 def session_user_role(user, organization: Organization) -> str | None:
     if user.is_superuser:
         return Membership.Role.OWNER
-    return Membership.objects.filter(user=user, organization=organization).values_list("role", flat=True).first()
+    return (
+        Membership.objects.filter(user=user, organization=organization).values_list("role", flat=True).first()
+    )

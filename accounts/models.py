@@ -50,7 +50,9 @@ class OrganizationAPIKey(AbstractAPIKey):
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="api_keys")
     scopes = models.JSONField(default=list)
-    rate_limit = models.CharField(max_length=32, blank=True, help_text='e.g. "600/min"; blank uses the default.')
+    rate_limit = models.CharField(
+        max_length=32, blank=True, help_text='e.g. "600/min"; blank uses the default.'
+    )
     request_count = models.PositiveBigIntegerField(default=0)
     last_used_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(

@@ -71,7 +71,11 @@ def api_key_create(
         action="api_key.created",
         object_type="api_key",
         object_id=api_key.prefix,
-        changes={"name": name, "scopes": api_key.scopes, "expires_at": expires_at.isoformat() if expires_at else None},
+        changes={
+            "name": name,
+            "scopes": api_key.scopes,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        },
     )
     return api_key, raw_key
 

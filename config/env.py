@@ -34,7 +34,9 @@ def local_secret(name: str, make) -> str:
 
 
 def new_secret_key() -> str:
-    return get_random_string(64, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!@#%^&*(-_=+)")
+    return get_random_string(
+        64, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!@#%^&*(-_=+)"
+    )
 
 
 def new_fernet_key() -> str:

@@ -54,7 +54,11 @@ def redact_data(value, *, secrets: tuple[str, ...] = ()):
     """Redact a JSON-like structure: secret-named keys lose their values, strings are scrubbed."""
     if isinstance(value, dict):
         return {
-            key: (REDACTED if isinstance(key, str) and SECRET_KEYS.search(key) else redact_data(v, secrets=secrets))
+            key: (
+                REDACTED
+                if isinstance(key, str) and SECRET_KEYS.search(key)
+                else redact_data(v, secrets=secrets)
+            )
             for key, v in value.items()
         }
     if isinstance(value, list | tuple):

@@ -48,5 +48,9 @@ def error_404(request, exception=None):
 
 def error_500(request):
     return _page(
-        request, 500, "Internal server error.", "server_error", {"request_id": getattr(request, "request_id", None)}
+        request,
+        500,
+        "Internal server error.",
+        "server_error",
+        {"request_id": getattr(request, "request_id", None)},
     )

@@ -89,7 +89,9 @@ def make_api_client(db):
     """Return a factory: `make_api_client(org, scopes=["read"])` → APIClient with a real key."""
 
     def make(organization, scopes=tuple(Scope.values), **kwargs):
-        api_key, raw_key = api_key_create(organization=organization, name="test", scopes=list(scopes), **kwargs)
+        api_key, raw_key = api_key_create(
+            organization=organization, name="test", scopes=list(scopes), **kwargs
+        )
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
         client.api_key = api_key

@@ -148,11 +148,11 @@ if not DEBUG:
 # ------------------------------------------------------------------------------
 # Per-topic blocks
 # ------------------------------------------------------------------------------
-from config.settings.logging import *  # noqa: E402,F403
-from config.settings.drf import *  # noqa: E402,F403
-from config.settings.celery import *  # noqa: E402,F403
 from config.settings.apps import *  # noqa: E402,F403
+from config.settings.celery import *  # noqa: E402,F403
 from config.settings.contacts import *  # noqa: E402,F403
-from config.settings.properties import *  # noqa: E402,F403
-from config.settings.integrations import *  # noqa: E402,F403
 from config.settings.crm_sync import *  # noqa: E402,F403
+from config.settings.drf import *  # noqa: E402,F403
+from config.settings.integrations import *  # noqa: E402,F403
+from config.settings.logging import *  # noqa: E402,F403
+from config.settings.properties import *  # noqa: E402,F403

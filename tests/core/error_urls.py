@@ -5,7 +5,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.urls import handler404, handler500, urlpatterns as real_urlpatterns  # noqa: F401
+from config.urls import handler404, handler500  # noqa: F401
+from config.urls import urlpatterns as real_urlpatterns
 
 
 class _Echo(serializers.Serializer):

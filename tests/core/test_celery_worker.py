@@ -47,15 +47,36 @@ def test_worker_process_runs_a_task_sent_from_another_process(tmp_path):
         "VAR_DIR": os.environ.get("VAR_DIR", str(ROOT / "var")),
     }
     subprocess.run(
-        [sys.executable, "manage.py", "migrate", "core", "--noinput"], cwd=ROOT, env=env, check=True,
+        [sys.executable, "manage.py", "migrate", "core", "--noinput"],
+        cwd=ROOT,
+        env=env,
+        check=True,
         capture_output=True,
     )
     queue = f"test-{uuid.uuid4().hex[:8]}"
     token = uuid.uuid4().hex
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "-Q", queue,
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "WARNING"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "solo",
+            "-Q",
+            queue,
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-l",
+            "WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         sender = (

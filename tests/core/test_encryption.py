@@ -17,7 +17,7 @@ def raw_value(table: str, column: str, pk: int) -> str:
         return cursor.fetchone()[0]
 
 
-class Vault(models.Model):
+class Vault(models.Model):  # noqa: DJ008
     """A throwaway table with an encrypted column: the field must work on any model."""
 
     secret = EncryptedJSONField()

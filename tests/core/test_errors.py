@@ -20,7 +20,9 @@ def assert_error_body(response, status, code=None):
 
 
 def test_validation_error_lists_field_errors(api_client):
-    body = assert_error_body(api_client.post("/api/v1/_test/echo/", {"name": "too long"}), 400, "validation_error")
+    body = assert_error_body(
+        api_client.post("/api/v1/_test/echo/", {"name": "too long"}), 400, "validation_error"
+    )
     assert "name" in body["details"]
 
 
@@ -72,8 +74,9 @@ def test_unhandled_error_is_500_with_request_id_and_nothing_internal(api_client,
 
 def test_django_level_500_outside_drf_is_json(db, settings):
     """A crash before DRF (here: in URL resolution of a non-DRF path) still gets the error body."""
-    from core.views import error_500
     from django.test import RequestFactory
+
+    from core.views import error_500
 
     request = RequestFactory().get("/api/v1/anything/")
     request.request_id = "abc"

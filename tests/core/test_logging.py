@@ -19,7 +19,8 @@ def test_authorization_headers_are_redacted():
 def test_api_keys_tokens_and_passwords_are_redacted():
     text = redact(
         "GET /v3/contacts?api_key=xkeysib-abcdef123 password=hunter2 "
-        '{"access_token": "ya29.abc", "refresh_token": "1//r"} Api-Key AbCdEf12.SeCrEt99 Token token=brv-123456'
+        '{"access_token": "ya29.abc", "refresh_token": "1//r"} '
+        "Api-Key AbCdEf12.SeCrEt99 Token token=brv-123456"
     )
     for secret in ("xkeysib-abcdef123", "hunter2", "ya29.abc", "1//r", "SeCrEt99", "brv-123456"):
         assert secret not in text

@@ -11,12 +11,15 @@ ROOT = Path(__file__).resolve().parents[2]
 FERNET = "q1QCJ3o6x6B9Qd1iLvQ3qg5u0Cq3w7b0w8Zf0D6yJ2E="
 PRINT = (
     "import django; django.setup(); from django.conf import settings as s; "
-    "print(s.DEBUG, s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, s.SANDBOX_ENABLED, len(s.SECRET_KEY))"
+    "print(s.DEBUG, s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, s.SANDBOX_ENABLED, "
+    "len(s.SECRET_KEY))"
 )
 
 
 def run_settings(tmp_path, **overrides):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_", "CACHE_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_", "CACHE_"))
+    }
     env.update({"DJANGO_SETTINGS_MODULE": "config.settings.base", "VAR_DIR": str(tmp_path / "var")})
     env.pop("FIELD_ENCRYPTION_KEYS", None)
     env.pop("SANDBOX_ENABLED", None)
@@ -49,7 +52,13 @@ PRODUCTION = {
 def test_production_settings_parse(tmp_path):
     result = run_settings(tmp_path, **PRODUCTION)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["False", "django.db.backends.postgresql", "redis://redis:6379/0", "False", "50"]
+    assert result.stdout.split() == [
+        "False",
+        "django.db.backends.postgresql",
+        "redis://redis:6379/0",
+        "False",
+        "50",
+    ]
     assert not (tmp_path / "var" / "secret_key").exists()
 
 

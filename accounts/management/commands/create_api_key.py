@@ -40,6 +40,8 @@ class Command(BaseCommand):
             )
         except ApplicationError as exc:
             raise CommandError(exc.message)
-        self.stdout.write(f"Created API key {api_key.prefix} '{name}' for {organization.slug} ({','.join(api_key.scopes)}).")
+        self.stdout.write(
+            f"Created API key {api_key.prefix} '{name}' for {organization.slug} ({','.join(api_key.scopes)})."
+        )
         self.stdout.write("Store it now: it is not shown again.")
         self.stdout.write(raw_key)

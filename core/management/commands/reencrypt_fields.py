@@ -41,4 +41,3 @@ class Command(BaseCommand):
             total += count
             self.stdout.write(f"{table}: {count} value(s) re-encrypted")
         self.stdout.write(f"Done: {total} value(s) re-encrypted.")
-

@@ -24,8 +24,18 @@ class Command(BaseCommand):
     def handle(self, *args, addr, concurrency, **options):
         python = sys.executable
         worker = [
-            python, "-m", "celery", "-A", "config", "worker", "-l", "INFO",
-            "-Q", "default,push,pull,maintenance", "--concurrency", str(concurrency),
+            python,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-l",
+            "INFO",
+            "-Q",
+            "default,push,pull,maintenance",
+            "--concurrency",
+            str(concurrency),
         ]
         if settings.CELERY_BROKER_URL.startswith("filesystem://"):
             # The file transport has no broadcast: skip the features that need one.
@@ -33,8 +43,18 @@ class Command(BaseCommand):
         commands = {
             "web": [python, "manage.py", "runserver", "--noreload", addr],
             "worker": worker,
-            "beat": [python, "-m", "celery", "-A", "config", "beat", "-l", "INFO",
-                     "--schedule", str(settings.BASE_DIR / "var" / "celerybeat-schedule")],
+            "beat": [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "beat",
+                "-l",
+                "INFO",
+                "--schedule",
+                str(settings.BASE_DIR / "var" / "celerybeat-schedule"),
+            ],
         }
         processes = {name: subprocess.Popen(cmd, cwd=settings.BASE_DIR) for name, cmd in commands.items()}
         self.stdout.write(f"Serving on http://{addr}/  (admin: /admin/, API docs: /api/docs/). Ctrl-C stops.")
