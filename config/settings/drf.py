@@ -38,4 +38,6 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Several serializers have a field called "status"; name the contact's so clients get a stable type.
+    "ENUM_NAME_OVERRIDES": {"ContactStatusEnum": "contacts.models.Contact.Status"},
 }

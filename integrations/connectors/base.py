@@ -101,11 +101,42 @@ class Connector:
     default_field_mapping: ClassVar[dict[str, str]] = {}
     # Requests per window, from the CRM's documentation; None means unlimited unless configured.
     default_rate_limit: ClassVar[tuple[int, float] | None] = None
-    # Names of the credential fields this connector reads, and which are secret.
+    # Requests per UTC day (HubSpot's account quota); None: no daily quota.
+    default_daily_quota: ClassVar[int | None] = None
+    # Names of the credential fields this connector reads (all are treated as secret).
     credential_fields: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, connection) -> None:
         self.connection = connection
+
+    # -- helpers for subclasses -----------------------------------------------------------
+    @classmethod
+    def daily_quota_default(cls, connection) -> int | None:
+        """The daily quota a connection starts from (a connector may derive it from settings)."""
+        return cls.default_daily_quota
+
+    @classmethod
+    def rate_limit_default(cls, connection) -> tuple[int, float] | None:
+        """The preset of the "default" limiter (a connector may derive it from settings)."""
+        return cls.default_rate_limit
+
+    @property
+    def credentials(self) -> dict[str, Any]:
+        """Stored credentials, or the environment's for the default organization."""
+        from integrations.selectors import connection_credentials
+
+        return connection_credentials(connection=self.connection)
+
+    @property
+    def field_mapping(self) -> dict[str, str]:
+        """The connector's default mapping with the connection's overrides on top."""
+        from integrations.selectors import connection_field_mapping
+
+        return connection_field_mapping(connection=self.connection)
+
+    @property
+    def batch_size(self) -> int:
+        return max(1, min(self.connection.batch_size or self.batch_size_max, self.batch_size_max))
 
     def supports(self, capability: Capability) -> bool:
         return capability in self.capabilities
@@ -130,11 +161,24 @@ class Connector:
     def list_properties(self, *, object_type: str) -> list[RemoteProperty]:
         self._unsupported(Capability.SYNC_PROPERTIES)
 
-    def create_properties(self, *, object_type: str, properties: Sequence[RemoteProperty]) -> list[PushResult]:
+    def create_properties(
+        self, *, object_type: str, properties: Sequence[RemoteProperty]
+    ) -> list[PushResult]:
         self._unsupported(Capability.SYNC_PROPERTIES)
 
     def update_property(self, *, object_type: str, prop: RemoteProperty) -> RemoteProperty:
         self._unsupported(Capability.SYNC_PROPERTIES)
+
+    # Object types whose property definitions this CRM keeps (Brevo and Mautic: contacts only).
+    property_object_types: ClassVar[tuple[str, ...]] = ("contacts",)
+
+    def property_projection(self, prop: RemoteProperty) -> RemoteProperty:
+        """How this CRM would store a local definition (names, types, options as it lists them).
+
+        Property sync diffs the projection against the CRM's own listing, so a CRM that
+        upper-cases names or has no labels does not look changed on every run.
+        """
+        return prop
 
     def ensure_property_group(self, *, object_type: str, name: str, label: str) -> None:
         """Create a property group when missing (CRMs without groups do nothing)."""

@@ -1,0 +1,173 @@
+"""Input serializers refuse unknown fields; output serializers only render."""
+
+from rest_framework import serializers
+
+from accounts.models import AuditEvent
+from contacts.models import Contact, Event, Registration
+from contacts.validation import source_is_valid
+
+
+class StrictSerializer(serializers.Serializer):
+    """A body with a field this serializer does not know is a 400 that names the field."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        writable = {name for name, field in self.fields.items() if not field.read_only}
+        unknown = sorted(set(data) - writable)
+        if unknown:
+            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+def _text(max_length: int, **kwargs) -> serializers.CharField:
+    return serializers.CharField(required=False, allow_blank=True, max_length=max_length, **kwargs)
+
+
+class ContactFieldsSerializer(StrictSerializer):
+    email = serializers.EmailField(required=False, allow_blank=True, allow_null=True, max_length=254)
+    first_name = _text(150)
+    last_name = _text(150)
+    phone = _text(64)
+    company = _text(200)
+    job_title = _text(200)
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=100, allow_blank=True), required=False, max_length=100
+    )
+    notes = _text(100_000, trim_whitespace=False)
+    custom_properties = serializers.DictField(required=False)
+
+
+class ContactInputSerializer(ContactFieldsSerializer):
+    subtype = serializers.ChoiceField(choices=Contact.Subtype.choices, required=False)
+    status = serializers.ChoiceField(choices=Contact.Status.choices, required=False)
+    source = serializers.CharField(required=False, max_length=64)
+
+    def validate_source(self, value: str) -> str:
+        if not source_is_valid(value):
+            raise serializers.ValidationError("Use event, api, import, manual, or crm:<kind>.")
+        return value
+
+
+class ActorSerializer(serializers.Serializer):
+    type = serializers.CharField(source="created_by_type")
+    label = serializers.CharField(source="created_by_label")
+
+
+class ContactOutputSerializer(serializers.ModelSerializer):
+    created_by = ActorSerializer(source="*", read_only=True)
+
+    class Meta:
+        model = Contact
+        fields = [
+            "id",
+            "email",
+            "first_name",
+            "last_name",
+            "phone",
+            "company",
+            "job_title",
+            "subtype",
+            "status",
+            "source",
+            "tags",
+            "notes",
+            "custom_properties",
+            "created_at",
+            "updated_at",
+            "created_by",
+        ]
+        read_only_fields = fields
+
+
+class HistoryEntrySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEvent
+        fields = ["id", "action", "actor_type", "actor_label", "changes", "created_at"]
+        read_only_fields = fields
+
+
+class EventInputSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    description = _text(100_000)
+    starts_at = serializers.DateTimeField(required=False, allow_null=True)
+    ends_at = serializers.DateTimeField(required=False, allow_null=True)
+    location = _text(255)
+    external_id = _text(200)
+
+    def validate(self, attrs):
+        if attrs.get("starts_at") and attrs.get("ends_at") and attrs["ends_at"] < attrs["starts_at"]:
+            raise serializers.ValidationError({"ends_at": ["Must not be before starts_at."]})
+        return attrs
+
+
+class EventOutputSerializer(serializers.ModelSerializer):
+    registration_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Event
+        fields = [
+            "id",
+            "name",
+            "description",
+            "starts_at",
+            "ends_at",
+            "location",
+            "external_id",
+            "registration_count",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class RegistrationContactSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Contact
+        fields = ["id", "email", "first_name", "last_name", "company"]
+        read_only_fields = fields
+
+
+class RegistrationOutputSerializer(serializers.ModelSerializer):
+    contact = RegistrationContactSerializer(read_only=True)
+
+    class Meta:
+        model = Registration
+        fields = ["id", "event_id", "contact", "registered_at", "source", "properties"]
+        read_only_fields = fields
+
+
+class FromEventEventSerializer(StrictSerializer):
+    id = serializers.UUIDField(required=False)
+    external_id = _text(200)
+    name = _text(200)
+    description = _text(100_000)
+    starts_at = serializers.DateTimeField(required=False, allow_null=True)
+    ends_at = serializers.DateTimeField(required=False, allow_null=True)
+    location = _text(255)
+
+
+class FromEventContactSerializer(ContactFieldsSerializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class FromEventRegistrationSerializer(StrictSerializer):
+    source = _text(64)
+    properties = serializers.DictField(required=False)
+    registered_at = serializers.DateTimeField(required=False)
+
+
+class FromEventInputSerializer(StrictSerializer):
+    contact = FromEventContactSerializer()
+    event = FromEventEventSerializer()
+    registration = FromEventRegistrationSerializer(required=False)
+
+
+class FromEventOutputSerializer(serializers.Serializer):
+    contact_id = serializers.UUIDField()
+    event_id = serializers.UUIDField()
+    registration_id = serializers.IntegerField()
+    contact_created = serializers.BooleanField()
+    event_created = serializers.BooleanField()
+    registration_created = serializers.BooleanField()
+    contact = ContactOutputSerializer()

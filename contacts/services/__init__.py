@@ -1,0 +1,1 @@
+"""Writes of the contacts app: contacts, events and registrations, from-event, idempotency."""

@@ -1,0 +1,104 @@
+"""Reads of CRM connections, and the effective values a connector works with."""
+
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+
+from integrations.models import CrmConnection
+from integrations.registry import get_connector_class
+
+
+def connection_list(*, organization, kind: str | None = None, enabled: bool | None = None) -> QuerySet:
+    queryset = CrmConnection.objects.filter(organization=organization).select_related("organization")
+    if kind:
+        queryset = queryset.filter(kind=kind)
+    if enabled is not None:
+        queryset = queryset.filter(enabled=enabled)
+    return queryset.order_by("kind", "name", "pk")
+
+
+def connection_get(*, organization, connection_id) -> CrmConnection | None:
+    try:
+        return connection_list(organization=organization).get(pk=connection_id)
+    except (CrmConnection.DoesNotExist, ValueError, TypeError):
+        return None
+
+
+def _is_default_organization(connection) -> bool:
+    organization = connection.organization
+    return organization is not None and organization.slug == settings.DEFAULT_ORGANIZATION_SLUG
+
+
+def connection_uses_env_credentials(*, connection) -> bool:
+    """True when the default organization's connection has no stored credentials and the env has some."""
+    if connection.credentials or not _is_default_organization(connection):
+        return False
+    return bool(_env_credentials(connection.kind))
+
+
+def _env_credentials(kind: str) -> dict[str, Any]:
+    values = getattr(settings, "CRM_ENV_CREDENTIALS", {}).get(kind, {})
+    return {key: value for key, value in values.items() if value}
+
+
+def connection_credentials(*, connection) -> dict[str, Any]:
+    """The credentials to use: stored ones, else (default organization only) the environment's."""
+    if connection.credentials:
+        return dict(connection.credentials)
+    if _is_default_organization(connection):
+        return _env_credentials(connection.kind)
+    return {}
+
+
+def connection_base_url(*, connection) -> str:
+    """connection.base_url, else the environment's (default organization), else the CRM's real URL."""
+    if connection.base_url:
+        return connection.base_url.rstrip("/")
+    if _is_default_organization(connection):
+        env_url = getattr(settings, "CRM_ENV_BASE_URLS", {}).get(connection.kind)
+        if env_url:
+            return env_url.rstrip("/")
+    return get_connector_class(connection.kind).default_base_url.rstrip("/")
+
+
+def connection_field_mapping(*, connection) -> dict[str, str]:
+    """The connector's default mapping with the connection's overrides on top.
+
+    An override mapping a field to "" (or null) removes that field from the mapping.
+    """
+    mapping = dict(get_connector_class(connection.kind).default_field_mapping)
+    for local, remote in (connection.field_mapping or {}).items():
+        if remote:
+            mapping[local] = remote
+        else:
+            mapping.pop(local, None)
+    return mapping
+
+
+def connection_secret_values(*, connection) -> tuple[str, ...]:
+    """Every secret string of a connection (credentials and tokens), for redaction."""
+    values: list[str] = []
+
+    def walk(value):
+        if isinstance(value, str) and len(value) >= 4:
+            values.append(value)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                walk(item)
+
+    walk(connection_credentials(connection=connection))
+    walk(connection.token_state or {})
+    return tuple(values)
+
+
+def credentials_masked(credentials: dict[str, Any]) -> dict[str, str]:
+    """Each credential field as its last 4 characters ("••••abcd"); short values fully masked."""
+    masked = {}
+    for key, value in (credentials or {}).items():
+        text = value if isinstance(value, str) else str(value)
+        masked[key] = "••••" + text[-4:] if len(text) >= 12 else "••••"
+    return masked

@@ -1,0 +1,25 @@
+import pytest
+
+from contacts import demo
+from contacts.models import Contact, Event, Registration
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_is_idempotent(org):
+    first = demo.seed(org)
+    counts = (Contact.objects.count(), Event.objects.count(), Registration.objects.count())
+    assert counts[0] == demo.CONTACT_COUNT
+    assert counts[1] == len(demo.EVENTS)
+    assert counts[2] > 50
+    assert first.startswith(f"{demo.CONTACT_COUNT} contacts")
+    second = demo.seed(org)
+    assert second.startswith("0 contacts, 0 events, 0 registrations created")
+    assert (Contact.objects.count(), Event.objects.count(), Registration.objects.count()) == counts
+
+
+def test_seed_emails_are_unique_lower_case_and_reserved_domains(org):
+    demo.seed(org)
+    emails = list(Contact.objects.values_list("email", flat=True))
+    assert len(set(emails)) == len(emails)
+    assert all(e == e.lower() and e.rsplit("@", 1)[1] in demo.DOMAINS for e in emails)

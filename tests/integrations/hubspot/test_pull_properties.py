@@ -1,0 +1,238 @@
+"""HubSpot pull (search, cursor, 10,000 cap), properties API, credential test."""
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from responses import matchers
+
+from integrations.connectors.base import RemoteProperty
+from integrations.connectors.hubspot import HubSpotConnector
+from integrations.errors import CrmValidationError
+from tests.integrations.factories import CrmConnectionFactory
+
+pytestmark = pytest.mark.django_db
+
+BASE = "https://api.hubapi.com"
+
+
+@pytest.fixture
+def connector(org):
+    return HubSpotConnector(CrmConnectionFactory(organization=org))
+
+
+def obj(n: int, ms: int) -> dict:
+    return {
+        "id": str(n),
+        "properties": {"email": f"P{n}@Example.com", "lastmodifieddate": str(ms), "firstname": f"F{n}"},
+        "updatedAt": "2024-01-01T00:00:00Z",
+    }
+
+
+def test_pull_contacts_pages_by_lastmodifieddate_ascending(connector, mocked_responses):
+    # given
+    since = datetime(2024, 1, 1, tzinfo=UTC)
+    anchor = str(int(since.timestamp() * 1000) - 300_000)  # 5-minute overlap
+    url = f"{BASE}/crm/v3/objects/contacts/search"
+
+    def page(request):
+        body = json.loads(request.body)
+        assert body["filterGroups"][0]["filters"][0] == {
+            "propertyName": "lastmodifieddate",
+            "operator": "GTE",
+            "value": anchor,
+        }
+        assert body["sorts"] == [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}]
+        assert body["limit"] == 200
+        if body["after"] == "0":
+            return (
+                200,
+                {},
+                json.dumps(
+                    {"total": 3, "results": [obj(1, 10), obj(2, 20)], "paging": {"next": {"after": "2"}}}
+                ),
+            )
+        return 200, {}, json.dumps({"total": 3, "results": [obj(3, 30)]})
+
+    mocked_responses.add_callback("POST", url, callback=page)
+    # when
+    pages = list(connector.pull_contacts(since=since))
+    # then
+    assert [[r.remote_id for r in p.records] for p in pages] == [["1", "2"], ["3"]]
+    assert pages[0].records[0].email == "p1@example.com"
+    assert pages[0].records[0].updated_at == datetime.fromtimestamp(0.01, tz=UTC)
+    assert pages[0].next_cursor is not None and pages[1].next_cursor is None
+    # a cursor resumes where the page ended
+    again = list(connector.pull_contacts(since=since, cursor=pages[0].next_cursor))
+    assert [r.remote_id for r in again[0].records] == ["3"]
+
+
+def test_pull_reanchors_before_the_10000_result_cap(connector, mocked_responses):
+    url = f"{BASE}/crm/v3/objects/deals/search"
+    cursor = json.dumps({"anchor": 5, "after": 9600, "op": "GTE", "skip": []})
+    bodies = []
+
+    def page(request):
+        body = json.loads(request.body)
+        bodies.append(body)
+        if len(bodies) == 1:
+            results = [
+                {"id": "a", "properties": {"hs_lastmodifieddate": "1000"}},
+                {"id": "b", "properties": {"hs_lastmodifieddate": "2000"}},
+                {"id": "c", "properties": {"hs_lastmodifieddate": "2000"}},
+            ]
+            return (
+                200,
+                {},
+                json.dumps({"total": 20000, "results": results, "paging": {"next": {"after": "9800"}}}),
+            )
+        results = [
+            {"id": "b", "properties": {"hs_lastmodifieddate": "2000"}},
+            {"id": "c", "properties": {"hs_lastmodifieddate": "2000"}},
+            {"id": "d", "properties": {"hs_lastmodifieddate": "3000"}},
+        ]
+        return 200, {}, json.dumps({"total": 3, "results": results})
+
+    mocked_responses.add_callback("POST", url, callback=page)
+    pages = list(connector.pull_deals(since=None, cursor=cursor))
+    # the second query restarts at the last timestamp, from after=0, without the ids seen at it
+    assert bodies[1]["after"] == "0"
+    assert bodies[1]["filterGroups"][0]["filters"][0]["value"] == "2000"
+    assert bodies[1]["filterGroups"][0]["filters"][0]["propertyName"] == "hs_lastmodifieddate"
+    assert [r.remote_id for r in pages[1].records] == ["d"]
+
+
+def test_pull_rejects_a_foreign_cursor(connector):
+    with pytest.raises(CrmValidationError):
+        list(connector.pull_contacts(since=None, cursor="garbage"))
+
+
+def test_list_properties_marks_hubspot_defined(connector, mocked_responses):
+    mocked_responses.get(
+        f"{BASE}/crm/v3/properties/contacts",
+        json={
+            "results": [
+                {
+                    "name": "email",
+                    "label": "Email",
+                    "type": "string",
+                    "fieldType": "text",
+                    "groupName": "contactinformation",
+                    "hubspotDefined": True,
+                    "options": [],
+                },  # noqa: E501
+                {
+                    "name": "tier",
+                    "label": "Tier",
+                    "type": "enumeration",
+                    "fieldType": "select",
+                    "groupName": "g",
+                    "options": [{"label": "Gold", "value": "gold", "hidden": False, "displayOrder": 0}],
+                },  # noqa: E501
+            ]
+        },
+    )
+    props = connector.list_properties(object_type="contacts")
+    assert [(p.name, p.crm_defined) for p in props] == [("email", True), ("tier", False)]
+    assert props[1].options[0]["value"] == "gold"
+
+
+def test_create_properties_batch_then_409_becomes_patch(connector, mocked_responses):
+    # given: the batch is refused as a whole because one property exists
+    mocked_responses.post(
+        f"{BASE}/crm/v3/properties/contacts/batch/create",
+        status=409,
+        json={"status": "error", "message": "Property already exists", "category": "OBJECT_ALREADY_EXISTS"},
+    )
+    mocked_responses.post(
+        f"{BASE}/crm/v3/properties/contacts",
+        json={"name": "new_one", "label": "New", "type": "string", "fieldType": "text", "groupName": "g"},
+        match=[matchers.json_params_matcher({"name": "new_one"}, strict_match=False)],
+        status=201,
+    )
+    mocked_responses.post(
+        f"{BASE}/crm/v3/properties/contacts",
+        status=409,
+        json={"status": "error", "message": "exists", "category": "OBJECT_ALREADY_EXISTS"},
+        match=[matchers.json_params_matcher({"name": "old_one"}, strict_match=False)],
+    )
+    mocked_responses.patch(
+        f"{BASE}/crm/v3/properties/contacts/old_one",
+        json={"name": "old_one", "label": "Old", "type": "string", "fieldType": "text", "groupName": "g"},
+    )
+    props = [
+        RemoteProperty(name="new_one", label="New", type="string"),
+        RemoteProperty(name="old_one", label="Old", type="string"),
+    ]
+    # when
+    results = connector.create_properties(object_type="contacts", properties=props)
+    # then
+    assert [(r.contact_id, r.ok, r.created) for r in results] == [
+        ("new_one", True, True),
+        ("old_one", True, False),
+    ]
+    patch_body = json.loads(mocked_responses.calls[-1].request.body)
+    assert "name" not in patch_body and patch_body["groupName"] == "contactinformation"
+
+
+def test_update_property_refuses_hubspot_defined(connector, mocked_responses):
+    with pytest.raises(CrmValidationError):
+        connector.update_property(
+            object_type="contacts",
+            prop=RemoteProperty(name="email", label="E", type="string", crm_defined=True),
+        )
+    assert len(mocked_responses.calls) == 0
+
+
+def test_ensure_property_group_creates_only_when_missing(connector, mocked_responses):
+    groups = f"{BASE}/crm/v3/properties/contacts/groups"
+    mocked_responses.get(groups, json={"results": [{"name": "contactinformation", "label": "Contact"}]})
+    mocked_responses.post(
+        groups,
+        status=201,
+        json={"name": "crm_sync", "label": "CRM Sync"},
+        match=[matchers.json_params_matcher({"name": "crm_sync", "label": "CRM Sync", "displayOrder": -1})],
+    )
+    connector.ensure_property_group(object_type="contacts", name="crm_sync", label="CRM Sync")
+    connector.ensure_property_group(object_type="contacts", name="contactinformation", label="Contact")
+    # second call: GET only
+    assert [c.request.method for c in mocked_responses.calls] == ["GET", "POST", "GET"]
+
+
+def test_credential_test_reads_account_details(connector, mocked_responses):
+    mocked_responses.get(
+        f"{BASE}/account-info/v3/details",
+        json={
+            "portalId": 62515,
+            "accountType": "STANDARD",
+            "timeZone": "US/Eastern",
+            "uiDomain": "app.hubspot.com",
+        },
+        headers={"X-HubSpot-RateLimit-Daily": "250000", "X-HubSpot-RateLimit-Daily-Remaining": "249000"},
+    )
+    check = connector.test_credentials()
+    assert check.ok and check.account["portalId"] == 62515
+    assert check.account["daily_quota"]["remaining"] == 249000
+
+
+def test_credential_test_refused_token_is_not_ok(connector, mocked_responses):
+    mocked_responses.get(
+        f"{BASE}/account-info/v3/details",
+        status=401,
+        json={
+            "status": "error",
+            "message": "Authentication credentials not found.",
+            "category": "INVALID_AUTHENTICATION",
+        },  # noqa: E501
+    )
+    check = connector.test_credentials()
+    assert check.ok is False and "credentials not found" in check.message
+
+
+def test_rate_tier_sets_limits_and_quota(org):
+    pro = CrmConnectionFactory(organization=org, settings={"rate_tier": "professional"})
+    oauth = CrmConnectionFactory(organization=org, settings={"rate_tier": 110})
+    assert HubSpotConnector.rate_limit_default(pro) == (190, 10.0)
+    assert HubSpotConnector.daily_quota_default(pro) == 625_000
+    assert HubSpotConnector.rate_limit_default(oauth) == (110, 10.0)
+    assert HubSpotConnector.daily_quota_default(oauth) is None
