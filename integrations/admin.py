@@ -40,23 +40,7 @@ class CrmConnectionForm(forms.ModelForm):
     class Meta:
         model = CrmConnection
         formfield_callback = _formfield
-        fields = [
-            "organization",
-            "kind",
-            "name",
-            "enabled",
-            "base_url",
-            "batch_size",
-            "push_interval_seconds",
-            "pull_interval_seconds",
-            "retry_base_seconds",
-            "retry_cap_seconds",
-            "max_retries",
-            "conflict_strategy",
-            "auto_sync",
-            "field_mapping",
-            "settings",
-        ]
+        fields = ["organization", "kind", *EDITABLE_FIELDS]
 
     def clean_new_credentials(self):
         raw = self.cleaned_data.get("new_credentials", "").strip()
@@ -105,20 +89,7 @@ class CrmConnectionAdmin(OrganizationScopedAdmin):
         ("Credentials", {"fields": ["credentials_status", "new_credentials"]}),
         (
             "Sync",
-            {
-                "fields": [
-                    "batch_size",
-                    "push_interval_seconds",
-                    "pull_interval_seconds",
-                    "retry_base_seconds",
-                    "retry_cap_seconds",
-                    "max_retries",
-                    "conflict_strategy",
-                    "auto_sync",
-                    "field_mapping",
-                    "settings",
-                ]
-            },
+            {"fields": [name for name in EDITABLE_FIELDS if name not in ("name", "enabled", "base_url")]},
         ),
         (
             "Circuit and cursors",

@@ -20,7 +20,7 @@ from integrations.selectors import (
     connection_uses_env_credentials,
     credentials_masked,
 )
-from integrations.services import connection_create, connection_delete, connection_update
+from integrations.services import EDITABLE_FIELDS, connection_create, connection_delete, connection_update
 
 
 class ConnectionOutputSerializer(serializers.ModelSerializer):
@@ -35,20 +35,8 @@ class ConnectionOutputSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "kind",
-            "name",
-            "enabled",
-            "base_url",
-            "batch_size",
+            *EDITABLE_FIELDS,
             "batch_size_max",
-            "push_interval_seconds",
-            "pull_interval_seconds",
-            "retry_base_seconds",
-            "retry_cap_seconds",
-            "max_retries",
-            "conflict_strategy",
-            "auto_sync",
-            "field_mapping",
-            "settings",
             "circuit_state",
             "circuit_reason",
             "circuit_opened_at",

@@ -8,3 +8,6 @@ from config.settings.base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 FIELD_ENCRYPTION_KEYS = ["q1QCJ3o6x6B9Qd1iLvQ3qg5u0Cq3w7b0w8Zf0D6yJ2E="]
+# Live-server and sandbox threads each open a connection; close it with the request so a
+# PostgreSQL run does not pile up idle sessions (and can drop its test database at the end).
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

@@ -12,6 +12,7 @@ from contacts.models import Contact
 from contacts.services.common import actor_fields, jsonable
 from contacts.signals import contacts_changed_on_commit
 from contacts.validation import custom_properties_check, email_normalize, source_is_valid, tags_normalize
+from core.changes import changes_apply
 from core.errors import Conflict, InvalidInput
 
 EDITABLE_FIELDS = (
@@ -142,15 +143,9 @@ def contact_update(*, contact: Contact, actor: Actor, data: dict[str, Any]) -> t
     """
     values = contact_values_clean(organization=contact.organization, data=data)
     locked = Contact.objects.select_for_update().select_related("organization").get(pk=contact.pk)
-    changes = {
-        name: [getattr(locked, name), value]
-        for name, value in values.items()
-        if getattr(locked, name) != value
-    }
+    changes = changes_apply(locked, values)
     if not changes:
         return locked, []
-    for name, (_, value) in changes.items():
-        setattr(locked, name, value)
     _full_clean(locked, fields=list(changes))
     if "email" in changes and locked.email:
         conflict = _duplicate_email(

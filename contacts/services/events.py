@@ -13,6 +13,7 @@ from accounts.services import audit_record
 from contacts.models import Contact, Event, Registration
 from contacts.services.common import jsonable
 from contacts.signals import contacts_changed_on_commit
+from core.changes import changes_apply
 from core.errors import Conflict, InvalidInput
 
 EVENT_FIELDS = ("name", "description", "starts_at", "ends_at", "location", "external_id")
@@ -105,15 +106,9 @@ def event_create(*, organization: Organization, actor: Actor, data: dict[str, An
 def event_update(*, event: Event, actor: Actor, data: dict[str, Any]) -> tuple[Event, list[str]]:
     values = _clean(data)
     locked = Event.objects.select_for_update().select_related("organization").get(pk=event.pk)
-    changes = {
-        name: [getattr(locked, name), value]
-        for name, value in values.items()
-        if getattr(locked, name) != value
-    }
+    changes = changes_apply(locked, values)
     if not changes:
         return locked, []
-    for name, (_, value) in changes.items():
-        setattr(locked, name, value)
     _event_check(locked, fields=list(changes))
     if "external_id" in changes and locked.external_id:
         conflict = _duplicate_external_id(

@@ -1,11 +1,8 @@
-import json
 from pathlib import Path
 
 import pytest
 
-from integrations import registry
-from integrations.models import CrmConnection
-from integrations.ratelimit import _local_backend
+from tests.integrations.connector_fixtures import connection_maker, isolate_connectors, json_fixture
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BASE = "https://mautic.example.com"
@@ -15,35 +12,25 @@ CONNECTORS = ["integrations.connectors.mautic.MauticConnector"]
 
 
 def fixture(name: str):
-    return json.loads((FIXTURES / f"{name}.json").read_text())
+    return json_fixture(FIXTURES, name)
 
 
 @pytest.fixture(autouse=True)
 def _registry_and_limits(settings, monkeypatch):
     """Only the Mautic connector, a fresh registry, and fresh process-local rate limits."""
-    settings.CRM_CONNECTORS = CONNECTORS
-    settings.CRM_RATE_LIMIT_REDIS_URL = ""
-    monkeypatch.setattr(registry, "_registry", None)
-    _local_backend.reset()
-    yield
-    _local_backend.reset()
+    yield from isolate_connectors(settings, monkeypatch, CONNECTORS)
 
 
 @pytest.fixture
 def make_connection(org):
-    def make(**overrides):
-        values = {
-            "organization": org,
-            "kind": "mautic",
-            "name": "mautic",
-            "base_url": BASE,
-            "credentials": {"username": USERNAME, "password": PASSWORD},
-            "settings": {},
-        }
-        values.update(overrides)
-        return CrmConnection.objects.create(**values)
-
-    return make
+    return connection_maker(
+        org,
+        kind="mautic",
+        name="mautic",
+        base_url=BASE,
+        credentials={"username": USERNAME, "password": PASSWORD},
+        settings={},
+    )
 
 
 @pytest.fixture

@@ -1,11 +1,8 @@
-import json
 from pathlib import Path
 
 import pytest
 
-from integrations import registry
-from integrations.models import CrmConnection
-from integrations.ratelimit import _local_backend
+from tests.integrations.connector_fixtures import connection_maker, isolate_connectors, json_fixture
 
 FIXTURES = Path(__file__).parent / "fixtures"
 URL = "https://n8n.example.com/webhook/crm-sync-contacts"
@@ -16,39 +13,29 @@ CONNECTORS = ["integrations.connectors.n8n.N8nConnector"]
 
 
 def fixture(name: str):
-    return json.loads((FIXTURES / f"{name}.json").read_text())
+    return json_fixture(FIXTURES, name)
 
 
 @pytest.fixture(autouse=True)
 def _registry_and_limits(settings, monkeypatch):
     """Only the n8n connector, a fresh registry, and fresh process-local rate limits."""
-    settings.CRM_CONNECTORS = CONNECTORS
-    settings.CRM_RATE_LIMIT_REDIS_URL = ""
-    monkeypatch.setattr(registry, "_registry", None)
-    _local_backend.reset()
-    yield
-    _local_backend.reset()
+    yield from isolate_connectors(settings, monkeypatch, CONNECTORS)
 
 
 @pytest.fixture
 def make_connection(org):
-    def make(**overrides):
-        values = {
-            "organization": org,
-            "kind": "n8n",
-            "name": "n8n",
-            "base_url": URL,
-            "credentials": {
-                "header_name": HEADER_NAME,
-                "header_value": HEADER_VALUE,
-                "signing_secret": SECRET,
-            },
-            "settings": {},
-        }
-        values.update(overrides)
-        return CrmConnection.objects.create(**values)
-
-    return make
+    return connection_maker(
+        org,
+        kind="n8n",
+        name="n8n",
+        base_url=URL,
+        credentials={
+            "header_name": HEADER_NAME,
+            "header_value": HEADER_VALUE,
+            "signing_secret": SECRET,
+        },
+        settings={},
+    )
 
 
 @pytest.fixture
