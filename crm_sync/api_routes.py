@@ -1,8 +1,32 @@
-"""Routes of the crm_sync app under /api/v1/."""
+"""Routes of the crm_sync app under /api/v1/: the ten WO-018 endpoints.
+
+Paths follow the seed's resource names; the trailing slash is optional so the seed's
+own URLs (without it) work too. These patterns come before the router's, so
+contacts/sync-stats/ is never read as a contact id.
+"""
+
+from django.urls import re_path
+
+from crm_sync import api
+
+CONTACT = r"(?P<contact_id>[^/]+)"
 
 
 def register(router) -> None:
-    """Register this app's viewsets on the shared /api/v1/ router."""
+    """The sync API has no viewsets; its paths are in `urlpatterns`."""
 
 
-urlpatterns: list = []
+urlpatterns = [
+    re_path(r"^contacts/bulk-queue-sync/?$", api.ContactsBulkQueueSyncApi.as_view(), name="sync-bulk-queue"),
+    re_path(r"^contacts/queue-all-sync/?$", api.ContactsQueueAllSyncApi.as_view(), name="sync-queue-all"),
+    re_path(r"^contacts/sync-stats/?$", api.SyncStatsApi.as_view(), name="sync-stats"),
+    re_path(r"^contacts/sync-failures/?$", api.SyncFailuresApi.as_view(), name="sync-failures"),
+    re_path(r"^contacts/retry-all-failures/?$", api.RetryAllFailuresApi.as_view(), name="sync-retry-all"),
+    re_path(rf"^contacts/{CONTACT}/queue-sync/?$", api.ContactQueueSyncApi.as_view(), name="sync-queue"),
+    re_path(rf"^contacts/{CONTACT}/sync-status/?$", api.ContactSyncStatusApi.as_view(), name="sync-status"),
+    re_path(rf"^contacts/{CONTACT}/retry-sync/?$", api.ContactRetrySyncApi.as_view(), name="sync-retry"),
+    re_path(
+        r"^admin/test-crm-credentials/?$", api.TestCrmCredentialsApi.as_view(), name="sync-test-credentials"
+    ),
+    re_path(r"^admin/crm-config/?$", api.CrmConfigApi.as_view(), name="sync-crm-config"),
+]

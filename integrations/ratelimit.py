@@ -228,9 +228,11 @@ def default_backend():
     url = getattr(settings, "CRM_RATE_LIMIT_REDIS_URL", "")
     if url:
         return _redis_backend_for(url)
-    from django.core.cache import cache
+    from django.core.cache import caches
     from django.core.cache.backends.redis import RedisCache
 
+    # `caches[...]`, not `cache`: the latter is a proxy, never an instance of the backend class.
+    cache = caches["default"]
     if isinstance(cache, RedisCache):
         return _redis_backend_for(cache._servers[0])
     return _local_backend
@@ -271,7 +273,13 @@ class RateLimiter:
         """Take a slot if one is free: 0.0, else the seconds until one may be."""
         if self.unlimited:
             return 0.0
-        return self.backend.acquire(self.key, self.limit, self.window)
+        return self.backend.acquire(self.key, self.limit, self.window + self.margin)
+
+    @property
+    def margin(self) -> float:
+        """Extra seconds on the window: the CRM starts its clock when a call arrives, which can be
+        a little after this limiter granted the slot, so an exact window would earn stray 429s."""
+        return self.window * 0.01 + 0.02
 
     def acquire(self, *, max_wait: float | None = None) -> float:
         """Block until a slot is taken; return the seconds waited."""
@@ -304,7 +312,14 @@ class RateLimiter:
             self.backend.configure(self.key, limit, window, ttl=3600)
             self.limit, self.window = limit, window
         if observation.remaining is not None and observation.remaining <= 0:
-            self.penalize(observation.reset_after or (window or self.window))
+            if observation.reset_after:
+                self.penalize(observation.reset_after)
+            else:
+                # A rolling window with no reset time (HubSpot): a slot frees as soon as the oldest
+                # call ages out, which this limiter's own log already waits for. Pausing a whole
+                # window here would idle every worker for up to `window` seconds too long; a 429
+                # caused by traffic outside this service still pauses for its Retry-After.
+                self.penalize(self.window / max(self.limit or 1, 1))
 
 
 def _utc_day(now: datetime | None = None) -> tuple[str, datetime]:

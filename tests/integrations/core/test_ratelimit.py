@@ -32,7 +32,7 @@ def test_acquire_waits_then_gives_up_with_rate_limited():
     assert limiter.acquire() == 0
     with pytest.raises(CrmRateLimited) as exc:
         limiter.acquire()
-    assert 55 < exc.value.retry_after <= 60
+    assert 55 < exc.value.retry_after <= 60 + limiter.margin
     assert slept == []  # no point sleeping past max_wait
 
 
@@ -131,3 +131,33 @@ def test_redis_quota_and_penalty_are_shared():
     assert DailyQuota(key=key, limit=2, backend=backend_b).remaining() == 1
     RateLimiter(key=key, limit=10, window=10, backend=backend_a).penalize(5)
     assert RateLimiter(key=key, limit=10, window=10, backend=backend_b).try_acquire() > 4
+
+
+def test_hubspot_zero_remaining_pauses_one_slot_not_a_whole_window():
+    """HubSpot's rolling window has no reset time: the limiter's own log decides when a slot frees."""
+    limiter = RateLimiter(key="hs", limit=100, window=10, backend=LocalBackend())
+    limiter.observe(
+        parse_rate_limit_headers(
+            {
+                "X-HubSpot-RateLimit-Max": "100",
+                "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
+                "X-HubSpot-RateLimit-Remaining": "0",
+            }
+        )
+    )
+    wait = limiter.try_acquire()
+    assert 0 < wait <= 0.1
+
+
+@pytest.mark.requires_redis
+def test_a_redis_cache_makes_the_limiter_shared_without_extra_settings(settings):
+    """Production sets CACHE_URL=redis://…: every worker must then share one limiter."""
+    from integrations.ratelimit import default_backend
+
+    settings.CRM_RATE_LIMIT_REDIS_URL = ""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+    assert isinstance(default_backend(), RedisBackend)
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert isinstance(default_backend(), LocalBackend)

@@ -1,0 +1,204 @@
+#!/usr/bin/env python
+"""Push throughput: N contacts through real Celery workers to the HubSpot sandbox over real HTTP.
+
+Starts the standalone sandbox (`manage.py sandbox`) and --workers Celery worker processes
+(Redis broker, Redis rate limiter) on a migrated PostgreSQL database, queues --count
+contacts (default 20,000) for a HubSpot connection pointing at the sandbox, plays beat
+(dispatch every 0.5 s) until every contact is Complete, then prints:
+  contacts/s, the ceiling (requests per second allowed x batch size), the ratio, 429s
+  received, duplicates (sandbox writes beyond one per contact) and lost (not Complete).
+With --no-limit the sandbox's rate limit is off and it prints the pipeline's own capacity
+in contacts/s per worker process and where the time went (claim, build, HTTP, write-back).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/h_sync CELERY_BROKER_URL=redis://127.0.0.1:6379/9 \\
+        .venv/bin/python bench/push_throughput.py [--count 20000] [--workers 2] [--no-limit]
+
+Nothing here is asserted by the test suite; the numbers depend on the machine.
+"""
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+
+import django  # noqa: E402
+
+django.setup()
+
+from celery import Celery  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.db import connection as db_connection  # noqa: E402
+from django.db.models import Max, Min, Sum  # noqa: E402
+
+from accounts.actors import Actor  # noqa: E402
+from accounts.models import Organization  # noqa: E402
+from contacts.models import Contact  # noqa: E402
+from crm_sync.models import ContactSyncState, SyncRun, SyncStatus  # noqa: E402
+from crm_sync.queue import reap_stale  # noqa: E402
+from crm_sync.services.dispatch import pushes_dispatch_due  # noqa: E402
+from crm_sync.services.queue_all import contacts_queue_all  # noqa: E402
+from integrations.models import CrmConnection  # noqa: E402
+from integrations.sandbox import credentials as sandbox_credentials  # noqa: E402
+from integrations.sandbox.config import config_update, sandbox_reset  # noqa: E402
+from integrations.sandbox.emulators.hubspot_schema import CONTACTS  # noqa: E402
+from integrations.sandbox.models import SandboxRecord, SandboxRequestLog  # noqa: E402
+
+SLUG = "bench-push"
+BATCH = 100
+LIMIT_PER_10S = 100
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_port(port: int) -> None:
+    for _ in range(300):
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    sys.exit(f"the sandbox did not start on port {port}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--count", type=int, default=20_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--no-limit", action="store_true", help="switch the sandbox's rate limit off")
+    args = parser.parse_args()
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    if db_connection.vendor != "postgresql" or not broker.startswith("redis://"):
+        sys.exit("Set DATABASE_URL (migrated PostgreSQL) and CELERY_BROKER_URL (redis://).")
+    import redis
+
+    redis.Redis.from_url(broker).flushdb()
+
+    Organization.objects.filter(slug=SLUG).delete()
+    organization = Organization.objects.create(name="Bench push", slug=SLUG)
+    sandbox_reset(kind="hubspot", reset_config=True)
+    config_update(kind="hubspot", changes={"rate_limit_enabled": not args.no_limit})
+    port = free_port()
+    env = {**os.environ, "CACHE_URL": broker, "LOG_LEVEL": "WARNING", "DATABASE_CONN_MAX_AGE": "60"}
+    env.setdefault("FIELD_ENCRYPTION_KEYS", ",".join(settings.FIELD_ENCRYPTION_KEYS))
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "manage.py", "sandbox", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
+    try:
+        wait_port(port)
+        connection = CrmConnection.objects.create(
+            organization=organization,
+            kind="hubspot",
+            name="bench",
+            base_url=f"http://127.0.0.1:{port}/sandbox/hubspot",
+            credentials={"access_token": sandbox_credentials.HUBSPOT_TOKEN},
+            batch_size=BATCH,
+            push_interval_seconds=1,
+            settings={} if not args.no_limit else {"rate_tier": "api_limit_increase"},
+        )
+        Contact.objects.bulk_create(
+            [
+                Contact(organization=organization, email=f"bench{i}@push.example.com", first_name=f"F{i}")
+                for i in range(args.count)
+            ],
+            batch_size=5000,
+        )
+        contacts_queue_all(organization=organization, crm="hubspot", actor=Actor.system("bench"))
+        for n in range(args.workers):
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo",
+                     "-n", f"bench{n}@%h", "-Q", "push,maintenance", "--without-gossip", "--without-mingle",
+                     "--without-heartbeat", "-l", "WARNING"],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )  # fmt: skip
+        sender = Celery(broker=broker)
+
+        def enqueue(connection_id: int, expires: float) -> None:
+            sender.send_task("crm_sync.push_batch", kwargs={"connection_id": connection_id}, queue="push")
+
+        settings.SYNC_MAX_PARALLEL_PUSHES = args.workers
+        started = time.monotonic()
+        first_done = None
+        while True:
+            pushes_dispatch_due(enqueue=enqueue)
+            reap_stale(lease_seconds=settings.SYNC_PROCESSING_LEASE_SECONDS)
+            left = ContactSyncState.objects.filter(connection=connection).exclude(
+                sync_status=SyncStatus.COMPLETE
+            )
+            if first_done is None and SyncRun.objects.filter(connection=connection).exists():
+                first_done = time.monotonic()
+            if not left.exists() or time.monotonic() - started > 3600:
+                break
+            time.sleep(0.5)
+        elapsed = time.monotonic() - started
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=20)
+
+    records = SandboxRecord.objects.filter(kind="hubspot", object_type=CONTACTS.record_type)
+    writes = records.aggregate(total=Sum("write_count"))["total"] or 0
+    lost = (
+        ContactSyncState.objects.filter(connection=connection)
+        .exclude(sync_status=SyncStatus.COMPLETE)
+        .count()
+    )
+    log = SandboxRequestLog.objects.filter(kind="hubspot", path__contains="batch/upsert")
+    requests_total = log.count()
+    too_many = log.filter(status=429).count()
+    runs = SyncRun.objects.filter(connection=connection)
+    # Worker start-up (a few seconds of Celery boot) is not the pipeline: time from the first
+    # push's start to the last one's end.
+    window = runs.aggregate(first=Min("started_at"), last=Max("finished_at"))
+    active = (window["last"] - window["first"]).total_seconds() if window["first"] else elapsed
+    rate = args.count / max(active, 1e-6)
+    parts = runs.aggregate(
+        claim=Sum("claim_ms"),
+        build=Sum("build_ms"),
+        http=Sum("http_ms"),
+        write=Sum("write_ms"),
+        busy=Sum("duration_ms"),
+    )
+    print(f"{args.count:,} contacts, {args.workers} worker processes, batch {BATCH}, limit "
+          f"{'off' if args.no_limit else f'{LIMIT_PER_10S} per 10 s'}")  # fmt: skip
+    print(f"  elapsed {elapsed:.1f} s (workers' boot included)")
+    print(f"  pushing {active:.1f} s -> {rate:,.0f} contacts/s")
+    if not args.no_limit:
+        ceiling = LIMIT_PER_10S / 10 * BATCH
+        print(f"  ceiling {ceiling:,.0f} contacts/s; ratio {rate / ceiling:.1%}")
+    print(f"  upsert requests {requests_total:,}; 429s {too_many} ({too_many / max(requests_total, 1):.2%})")
+    print(f"  duplicates (writes beyond one per contact) {max(writes - records.count(), 0)}; lost {lost}")
+    busy = (parts["busy"] or 0) / 1000
+    if busy:
+        per_worker = args.count / busy
+        print(f"  pipeline: {per_worker:,.0f} contacts/s per busy worker process")
+        for name in ("claim", "build", "http", "write"):
+            share = (parts[name] or 0) / 1000
+            print(f"    {name:>6}: {share:7.1f} s ({share / busy:.0%})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+#!/usr/bin/env python
+"""Benchmark of set-based queueing and of sync-stats on PostgreSQL.
+
+Fills a benchmark organization with --count contacts (default 1,000,000) in one
+INSERT … SELECT generate_series, then times:
+  - queue-all (crm_sync.services.queue_all.contacts_queue_all) of every contact: goal < 10 s;
+  - the dry run of the same (the count query alone);
+  - sync-stats (crm_sync.selectors.sync_stats) over the resulting states: goal < 200 ms
+    (median of 5 runs after a warm-up and ANALYZE).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/h_sync .venv/bin/python bench/queue_all.py [--count N]
+
+It needs a migrated PostgreSQL database and leaves the benchmark organization in it
+(re-running replaces it). Nothing here is asserted by the test suite.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection  # noqa: E402
+
+from accounts.actors import Actor  # noqa: E402
+from accounts.models import Organization  # noqa: E402
+from crm_sync.selectors import sync_stats  # noqa: E402
+from crm_sync.services.queue_all import contacts_queue_all  # noqa: E402
+from integrations.models import CrmConnection  # noqa: E402
+
+SLUG = "bench-queue-all"
+
+
+def fill(organization: Organization, count: int) -> float:
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO contacts_contact (id, organization_id, email, first_name, last_name, phone, company,
+                job_title, subtype, status, source, tags, notes, custom_properties, created_at, updated_at,
+                created_by_type, created_by_label)
+            SELECT md5(%s || g::text)::uuid, %s,
+                   CASE WHEN g %% 50 = 0 THEN '' ELSE 'person' || g || '@bench.example.com' END,
+                   'First' || g, 'Last' || g, '', 'Company ' || (g %% 1000), '', 'lead', 'active',
+                   CASE WHEN g %% 3 = 0 THEN 'event' ELSE 'api' END, '[]'::jsonb, '', '{}'::jsonb,
+                   now() - (g || ' seconds')::interval, now() - (g || ' seconds')::interval, 'system', 'bench'
+            FROM generate_series(1, %s) AS g
+            """,
+            [SLUG, organization.pk, count],
+        )
+        cursor.execute("ANALYZE contacts_contact")
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--count", type=int, default=1_000_000)
+    args = parser.parse_args()
+    if connection.vendor != "postgresql":
+        sys.exit("Set DATABASE_URL to a migrated PostgreSQL database.")
+
+    Organization.objects.filter(slug=SLUG).delete()
+    organization = Organization.objects.create(name="Bench queue-all", slug=SLUG)
+    kind = "hubspot"
+    CrmConnection.objects.create(
+        organization=organization,
+        kind=kind,
+        name="bench",
+        credentials={"access_token": "bench"},
+        enabled=True,
+    )
+    print(f"filling {args.count:,} contacts…", flush=True)
+    fill_seconds = fill(organization, args.count)
+    print(f"  filled in {fill_seconds:.1f} s")
+
+    actor = Actor.system("bench")
+    started = time.perf_counter()
+    dry = contacts_queue_all(organization=organization, crm=kind, dry_run=True, actor=actor)
+    dry_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    result = contacts_queue_all(organization=organization, crm=kind, actor=actor)
+    queue_seconds = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE crm_sync_contactsyncstate")
+    conn = CrmConnection.objects.get(organization=organization)
+    sync_stats(connection=conn)  # warm-up
+    timings = []
+    for _ in range(5):
+        started = time.perf_counter()
+        stats = sync_stats(connection=conn)
+        timings.append(time.perf_counter() - started)
+    stats_ms = statistics.median(timings) * 1000
+
+    print(
+        f"queue-all dry run: {dry_seconds:.2f} s "
+        f"({dry['queued_count']:,} would queue, skipped {dry['skipped']})"
+    )
+    print(f"queue-all: {queue_seconds:.2f} s for {result['queued_count']:,} contacts (goal < 10 s)")
+    print(
+        f"sync-stats: {stats_ms:.0f} ms median of 5 over {stats['total_contacts']:,} states (goal < 200 ms)"
+    )
+    print(f"postgres {connection.pg_version}, {os.cpu_count()} CPUs")
+
+
+if __name__ == "__main__":
+    main()

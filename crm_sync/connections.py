@@ -1,0 +1,118 @@
+"""What the sync engine needs from a CrmConnection, in one place.
+
+Resolving the API's `crm` parameter (a kind) to the organization's connection, the
+push-capable kinds, the retry policy, the circuit breaker. Everything kind-specific is
+asked of the connector registry, never decided here by kind.
+"""
+
+import logging
+
+from core.errors import Conflict
+from integrations import registry
+from integrations.connectors.base import Capability
+from integrations.errors import CrmError
+from integrations.models import CrmConnection
+from integrations.selectors import connection_secret_values
+
+logger = logging.getLogger(__name__)
+
+
+def push_kinds() -> list[str]:
+    """Kinds whose connector can push contacts: the valid values of `crm`."""
+    return sorted(
+        kind for kind, cls in registry.connectors().items() if Capability.PUSH_CONTACTS in cls.capabilities
+    )
+
+
+def crm_validate(crm) -> str:
+    """Return `crm` if it names a push-capable CRM, else raise 400 naming the valid ones."""
+    valid = push_kinds()
+    if not isinstance(crm, str) or crm not in valid:
+        raise registry.UnknownCrm(
+            f"Unknown CRM {crm!r}; valid: {', '.join(valid)}.", details={"crm": crm, "valid": valid}
+        )
+    return crm
+
+
+def organization_connection(*, organization, crm: str, require_enabled: bool = True) -> CrmConnection:
+    """The organization's connection of kind `crm` (enabled first, then the oldest).
+
+    409 when the organization has none enabled: the CRM exists, this organization just
+    has not switched it on.
+    """
+    crm_validate(crm)
+    connection = (
+        CrmConnection.objects.filter(organization=organization, kind=crm)
+        .select_related("organization")
+        .order_by("-enabled", "pk")
+        .first()
+    )
+    if connection is None or (require_enabled and not connection.enabled):
+        raise Conflict(
+            f"The CRM {crm!r} is not enabled for this organization.",
+            code="crm_not_enabled",
+            details={"crm": crm},
+        )
+    return connection
+
+
+def pushable_connection(*, connection_id: int) -> CrmConnection | None:
+    """The connection if it exists, is enabled, can push and its circuit is closed."""
+    connection = CrmConnection.objects.select_related("organization").filter(pk=connection_id).first()
+    if connection is None or not connection.enabled or connection.is_circuit_open:
+        return None
+    if connection.kind not in push_kinds():
+        return None
+    return connection
+
+
+def pushable_connections():
+    return CrmConnection.objects.filter(
+        enabled=True, kind__in=push_kinds(), circuit_state=CrmConnection.CircuitState.CLOSED
+    ).order_by("pk")
+
+
+def connector_for(connection):
+    return registry.connector_for(connection)
+
+
+def batch_size(connection) -> int:
+    cap = registry.get_connector_class(connection.kind).batch_size_max
+    return max(1, min(connection.batch_size or cap, cap))
+
+
+def retry_policy(connection) -> dict:
+    return {
+        "max_retries": connection.max_retries,
+        "retry_base": float(connection.retry_base_seconds),
+        "retry_cap": float(connection.retry_cap_seconds),
+    }
+
+
+def secret_values(connection) -> tuple[str, ...]:
+    return connection_secret_values(connection=connection)
+
+
+def circuit_open(*, connection: CrmConnection, error: CrmError) -> None:
+    """Pause a connection after an auth failure, instead of burning every queued contact."""
+    from integrations.services import connection_circuit_open
+
+    if connection_circuit_open(connection=connection, reason=f"Authentication failed: {error.message}"):
+        logger.error("Paused CRM connection %s (%s): %s", connection.pk, connection.kind, error.message)
+
+
+def circuit_close(*, connection: CrmConnection, actor=None) -> bool:
+    from integrations.services import connection_circuit_close
+
+    return connection_circuit_close(connection=connection, actor=actor)
+
+
+def circuit_is_open_by_id(connection_id: int) -> bool:
+    return CrmConnection.objects.filter(
+        pk=connection_id, circuit_state=CrmConnection.CircuitState.OPEN
+    ).exists()
+
+
+def organization_connections(*, organization):
+    """The organization's connections, enabled first (the first of a kind represents it)."""
+    return CrmConnection.objects.filter(organization=organization).order_by("-enabled", "pk")

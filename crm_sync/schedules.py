@@ -1,0 +1,66 @@
+"""Default beat schedules of the sync engine, as data. A data migration seeds them with
+get_or_create, so an admin's edits (interval, enabled) are never overwritten.
+
+Each entry: name, task, either `interval_seconds` (under a minute) or `crontab`,
+`expire_seconds` (about 1.5x the period, so a backlog of ticks cannot pile up), queue, why.
+"""
+
+DEFAULT_SCHEDULES = [
+    {
+        # Every 5 s: finds connections with due rows and starts push tasks; each connection
+        # is still dispatched at most once per its own push_interval_seconds.
+        "name": "crm_sync: dispatch due pushes",
+        "task": "crm_sync.dispatch_due_pushes",
+        "interval_seconds": 5,
+        "expire_seconds": 8,
+        "queue": "push",
+    },
+    {
+        # */2 * * * * (https://crontab.guru/#*/2_*_*_*_*): returns rows whose worker died
+        # to the queue once their lease (SYNC_PROCESSING_LEASE_SECONDS) has run out.
+        "name": "crm_sync: reap stale processing",
+        "task": "crm_sync.reap_stale_processing",
+        "crontab": {
+            "minute": "*/2",
+            "hour": "*",
+            "day_of_week": "*",
+            "day_of_month": "*",
+            "month_of_year": "*",
+        },
+        "expire_seconds": 180,
+        "queue": "maintenance",
+    },
+]
+
+
+def schedules_seed(*, apps=None) -> list[str]:
+    """Create missing default schedules; return the names created. Existing rows stay as edited."""
+    if apps is None:
+        from django.apps import apps as global_apps
+
+        apps = global_apps
+    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
+    PeriodicTasks = apps.get_model("django_celery_beat", "PeriodicTasks")
+    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
+    CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
+    created_names = []
+    for entry in DEFAULT_SCHEDULES:
+        if PeriodicTask.objects.filter(name=entry["name"]).exists():
+            continue
+        defaults = {"task": entry["task"], "queue": entry["queue"], "expire_seconds": entry["expire_seconds"]}
+        if "interval_seconds" in entry:
+            interval, _ = IntervalSchedule.objects.get_or_create(
+                every=entry["interval_seconds"], period="seconds"
+            )
+            defaults["interval"] = interval
+        else:
+            crontab, _ = CrontabSchedule.objects.get_or_create(timezone="UTC", **entry["crontab"])
+            defaults["crontab"] = crontab
+        PeriodicTask.objects.get_or_create(name=entry["name"], defaults=defaults)
+        created_names.append(entry["name"])
+    if created_names:
+        # What PeriodicTasks.update_changed() does; historical models lack the classmethod.
+        from django.utils import timezone
+
+        PeriodicTasks.objects.update_or_create(ident=1, defaults={"last_update": timezone.now()})
+    return created_names

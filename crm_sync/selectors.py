@@ -1,0 +1,143 @@
+"""Reads of sync state: stats, failures, per-contact status and processing estimates."""
+
+import math
+from datetime import datetime, timedelta
+
+from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
+from django.utils import timezone
+
+from crm_sync.models import ContactSyncState, ProcessingStatus, SyncRun, SyncStatus
+
+THROUGHPUT_WINDOW = timedelta(minutes=15)
+
+
+def sync_stats(*, connection, now: datetime | None = None) -> dict:
+    """Counts by status for one connection: one aggregate query (the stats index covers it)."""
+    now = now or timezone.now()
+    since = now - timedelta(hours=24)
+    counts = ContactSyncState.objects.filter(connection=connection).aggregate(
+        total=Count("pk"),
+        synced=Count("pk", filter=Q(sync_status=SyncStatus.COMPLETE)),
+        queued=Count("pk", filter=Q(sync_status__in=[SyncStatus.QUEUED, SyncStatus.SELECTED])),
+        processing=Count("pk", filter=Q(sync_status=SyncStatus.PROCESSING)),
+        errors=Count("pk", filter=Q(sync_status=SyncStatus.ERROR)),
+        skipped=Count("pk", filter=Q(sync_status=SyncStatus.SKIPPED)),
+        synced_24h=Count("pk", filter=Q(sync_status=SyncStatus.COMPLETE, last_synced_at__gte=since)),
+        errors_24h=Count("pk", filter=Q(sync_status=SyncStatus.ERROR, last_retry_at__gte=since)),
+    )
+    total = counts["total"]
+    return {
+        "crm": connection.kind,
+        "total_contacts": total,
+        "synced": counts["synced"],
+        "queued": counts["queued"],
+        "processing": counts["processing"],
+        "errors": counts["errors"],
+        "skipped": counts["skipped"],
+        "success_rate": round(counts["synced"] / total, 4) if total else 0.0,
+        "last_24h": {"synced": counts["synced_24h"], "errors": counts["errors_24h"]},
+    }
+
+
+def sync_failures(*, connection) -> QuerySet:
+    """Failed contacts of a connection, most recent failure first (the errors index)."""
+    return (
+        ContactSyncState.objects.filter(connection=connection, sync_status=SyncStatus.ERROR)
+        .select_related("contact")
+        .only(
+            "id",
+            "contact_id",
+            "contact__email",
+            "error",
+            "error_category",
+            "retry_count",
+            "last_retry_at",
+            "next_retry_at",
+            "sync_status",
+            "processing_status",
+        )
+        .order_by(F("last_retry_at").desc(nulls_last=True), "-id")
+    )
+
+
+def state_can_retry(state: ContactSyncState) -> bool:
+    """True while the engine will retry on its own (a retriable failure with retries left)."""
+    return state.sync_status == SyncStatus.ERROR and state.processing_status == ProcessingStatus.QUEUED
+
+
+def connection_throughput(*, connection, now: datetime | None = None) -> float:
+    """Contacts per second this connection has been processed at recently (all workers together).
+
+    Measured from the SyncRuns of the last 15 minutes; with no history yet, one batch per
+    push interval (what the dispatcher alone guarantees).
+    """
+    now = now or timezone.now()
+    recent = SyncRun.objects.filter(
+        connection=connection, direction=SyncRun.Direction.PUSH, finished_at__gte=now - THROUGHPUT_WINDOW
+    ).aggregate(
+        done=Sum(F("succeeded") + F("failed") + F("retried") + F("skipped") + F("unchanged")),
+        first=Min("started_at"),
+        last=Max("finished_at"),
+    )
+    done = recent["done"] or 0
+    if done and recent["first"] and recent["last"]:
+        # The wall-clock span counts parallel workers once; idle gaps make it conservative.
+        span = max((recent["last"] - recent["first"]).total_seconds(), 1.0)
+        return done / span
+    return max(connection.batch_size, 1) / max(connection.push_interval_seconds, 1)
+
+
+def queue_position(*, state: ContactSyncState) -> int:
+    """How many due rows of the same connection a worker will take before this one."""
+    due = state.due_at or timezone.now()
+    return (
+        ContactSyncState.objects.filter(
+            connection_id=state.connection_id, processing_status=ProcessingStatus.QUEUED
+        )
+        .filter(Q(priority__gt=state.priority) | Q(priority=state.priority, due_at__lt=due))
+        .count()
+    )
+
+
+def queue_depth(*, connection) -> int:
+    return ContactSyncState.objects.filter(
+        connection=connection, processing_status__in=[ProcessingStatus.QUEUED, ProcessingStatus.PROCESSING]
+    ).count()
+
+
+def seconds_phrase(seconds: float) -> str:
+    if seconds < 60:
+        return f"Within {max(int(math.ceil(seconds)), 1)} seconds"
+    minutes = int(math.ceil(seconds / 60))
+    if minutes < 120:
+        return f"Within {minutes} minute{'s' if minutes != 1 else ''}"
+    hours = int(math.ceil(minutes / 60))
+    return f"Within {hours} hours"
+
+
+def processing_estimate(*, state: ContactSyncState, connection, now: datetime | None = None) -> dict:
+    """When a queued contact should be processed: its wait, plus the queue ahead at the measured rate."""
+    now = now or timezone.now()
+    if state.processing_status == ProcessingStatus.PROCESSING:
+        return {"seconds": 0.0, "at": now, "text": "Processing now"}
+    ahead = queue_position(state=state)
+    rate = connection_throughput(connection=connection, now=now)
+    wait = max((state.due_at - now).total_seconds(), 0.0) if state.due_at else 0.0
+    seconds = wait + (ahead + 1) / rate
+    return {"seconds": seconds, "at": now + timedelta(seconds=seconds), "text": seconds_phrase(seconds)}
+
+
+def queue_completion_estimate(*, connection, now: datetime | None = None) -> datetime:
+    """When the connection's whole current queue should be done at the measured rate."""
+    now = now or timezone.now()
+    depth = queue_depth(connection=connection)
+    rate = connection_throughput(connection=connection, now=now)
+    return now + timedelta(seconds=depth / rate)
+
+
+def contact_states(*, contact) -> list[ContactSyncState]:
+    return list(ContactSyncState.objects.filter(contact=contact).select_related("connection"))
+
+
+def sync_run_list(*, connection) -> QuerySet:
+    return SyncRun.objects.filter(connection=connection).order_by("-finished_at")

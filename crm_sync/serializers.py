@@ -1,0 +1,154 @@
+"""Input serializers of the sync API (WO-018 request bodies) and the response shapes for the docs.
+
+Inputs refuse unknown fields, so a typo ("reset_retries") is a 400, not a silent default.
+"""
+
+from rest_framework import serializers
+
+
+class StrictSerializer(serializers.Serializer):
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class QueueSyncInput(StrictSerializer):
+    crm = serializers.CharField(help_text="hubspot, brevo, mautic, n8n (any CRM kind with a push connector).")
+    priority = serializers.ChoiceField(choices=["normal", "high"], default="normal")
+    force = serializers.BooleanField(default=False, help_text="Push even if the payload has not changed.")
+
+
+class BulkQueueSyncInput(StrictSerializer):
+    contact_ids = serializers.ListField(child=serializers.CharField(max_length=64), allow_empty=False)
+    crm = serializers.CharField()
+    priority = serializers.ChoiceField(choices=["normal", "high"], default="normal")
+    dry_run = serializers.BooleanField(default=False)
+    force = serializers.BooleanField(default=False)
+
+
+class QueueAllSyncInput(StrictSerializer):
+    crm = serializers.CharField()
+    filters = serializers.DictField(required=False, default=dict)
+    priority = serializers.ChoiceField(choices=["normal", "high"], default="normal")
+    dry_run = serializers.BooleanField(default=False)
+    force = serializers.BooleanField(default=False)
+
+
+class RetrySyncInput(StrictSerializer):
+    crm = serializers.CharField()
+    reset_retry_count = serializers.BooleanField(default=False)
+
+
+class RetryAllInput(StrictSerializer):
+    crm = serializers.CharField()
+    reset_retry_count = serializers.BooleanField(default=True)
+
+
+class CrmQuery(serializers.Serializer):
+    crm = serializers.CharField()
+
+
+class TestCredentialsInput(StrictSerializer):
+    crm = serializers.CharField()
+    api_key = serializers.CharField(required=False, write_only=True, help_text="Shorthand for a one-key CRM.")
+    credentials = serializers.DictField(
+        required=False, write_only=True, help_text="Credentials to try instead."
+    )
+
+
+# ---- response shapes (documentation only) -------------------------------------------------
+class QueueSyncOutput(serializers.Serializer):
+    contact_id = serializers.UUIDField()
+    crm = serializers.CharField()
+    sync_status = serializers.CharField()
+    processing_status = serializers.CharField()
+    priority = serializers.CharField()
+    estimated_processing_time = serializers.CharField()
+
+
+class BulkQueueError(serializers.Serializer):
+    contact_id = serializers.CharField()
+    code = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class BulkQueueSyncOutput(serializers.Serializer):
+    crm = serializers.CharField()
+    queued = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    errors = BulkQueueError(many=True)
+    dry_run = serializers.BooleanField()
+
+
+class QueueAllSyncOutput(serializers.Serializer):
+    crm = serializers.CharField()
+    dry_run = serializers.BooleanField()
+    matched_count = serializers.IntegerField()
+    queued_count = serializers.IntegerField()
+    skipped_count = serializers.IntegerField()
+    skipped = serializers.DictField(child=serializers.IntegerField())
+    estimated_completion = serializers.DateTimeField()
+
+
+class Last24h(serializers.Serializer):
+    synced = serializers.IntegerField()
+    errors = serializers.IntegerField()
+
+
+class SyncStatsOutput(serializers.Serializer):
+    crm = serializers.CharField()
+    total_contacts = serializers.IntegerField()
+    synced = serializers.IntegerField()
+    queued = serializers.IntegerField()
+    processing = serializers.IntegerField()
+    errors = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    success_rate = serializers.FloatField()
+    last_24h = Last24h()
+
+
+class FailureItem(serializers.Serializer):
+    contact_id = serializers.UUIDField()
+    email = serializers.CharField()
+    error = serializers.CharField()
+    error_category = serializers.CharField()
+    retry_count = serializers.IntegerField()
+    last_retry_at = serializers.DateTimeField(allow_null=True)
+    next_retry_at = serializers.DateTimeField(allow_null=True)
+    can_retry = serializers.BooleanField()
+
+
+class SyncFailuresOutput(serializers.Serializer):
+    crm = serializers.CharField()
+    failures = FailureItem(many=True)
+    total = serializers.IntegerField()
+    limit = serializers.IntegerField()
+    offset = serializers.IntegerField()
+    next = serializers.CharField(allow_null=True)
+    previous = serializers.CharField(allow_null=True)
+
+
+class RetrySyncOutput(serializers.Serializer):
+    contact_id = serializers.UUIDField()
+    crm = serializers.CharField()
+    retry_count = serializers.IntegerField()
+    next_retry_at = serializers.DateTimeField(allow_null=True)
+    sync_status = serializers.CharField()
+    message = serializers.CharField()
+
+
+class RetryAllOutput(serializers.Serializer):
+    crm = serializers.CharField()
+    retried_count = serializers.IntegerField()
+    message = serializers.CharField()
+
+
+class TestCredentialsOutput(serializers.Serializer):
+    crm = serializers.CharField()
+    status = serializers.ChoiceField(choices=["valid", "invalid", "unreachable"])
+    message = serializers.CharField()
+    error = serializers.CharField(required=False)
+    account = serializers.DictField(required=False)

@@ -1,0 +1,169 @@
+"""Test a CRM's credentials (the seed's 4.1) and describe every CRM's configuration (4.2)."""
+
+import copy
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from accounts.actors import Actor
+from core.errors import Conflict, InvalidInput
+from crm_sync import connections
+from crm_sync.services.payloads import PUSHED_FIELDS
+from integrations import registry
+from integrations.connectors.base import Capability
+from integrations.errors import CrmError
+from integrations.models import CrmConnection
+from integrations.selectors import connection_credentials, connection_field_mapping
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CredentialTestResult:
+    crm: str
+    status: str  # valid | invalid | unreachable
+    message: str
+    error: str = ""
+    account: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        body = {"crm": self.crm, "status": self.status, "message": self.message}
+        if self.error:
+            body["error"] = self.error
+        if self.account:
+            body["account"] = self.account
+        return body
+
+
+def _trial_connection(*, organization, crm: str, credentials: dict | None) -> CrmConnection:
+    """The connection to test: the stored one, or an unsaved copy carrying the trial credentials.
+
+    The copy has no primary key, so nothing it does (a token refresh, a pooled session)
+    can be saved onto or shared with the real connection.
+    """
+    stored = (
+        CrmConnection.objects.filter(organization=organization, kind=crm)
+        .select_related("organization")
+        .order_by("-enabled", "pk")
+        .first()
+    )
+    if credentials is None:
+        if stored is None:
+            raise Conflict(
+                f"The CRM {crm!r} is not configured for this organization; pass credentials to try.",
+                code="crm_not_configured",
+                details={"crm": crm},
+            )
+        return stored
+    trial = (
+        copy.copy(stored)
+        if stored is not None
+        else CrmConnection(organization=organization, kind=crm, name="trial")
+    )
+    trial.pk = None
+    trial.id = None
+    trial.credentials = dict(credentials)
+    trial.token_state = {}
+    return trial
+
+
+def credentials_from_input(*, crm: str, api_key: str | None, credentials: dict | None) -> dict | None:
+    """The seed's `api_key` shorthand fills the connector's first credential field."""
+    if credentials is not None and api_key is not None:
+        raise InvalidInput("Pass either api_key or credentials, not both.", code="invalid_credentials_input")
+    if api_key is None:
+        return credentials
+    fields = registry.get_connector_class(crm).credential_fields
+    if not fields:
+        raise InvalidInput(f"{crm} takes no api_key.", code="invalid_credentials_input")
+    return {fields[0]: api_key}
+
+
+def crm_credentials_test(
+    *, organization, crm: str, api_key: str | None = None, credentials: dict | None = None, actor: Actor
+) -> CredentialTestResult:
+    """Ask the CRM whether the credentials work, creating nothing there.
+
+    A success with the stored credentials closes the connection's circuit (the pause an
+    auth failure opened), since the CRM has just accepted them.
+    """
+    connector_class = registry.get_connector_class(crm)
+    if Capability.TEST_CREDENTIALS not in connector_class.capabilities:
+        raise InvalidInput(f"{crm} cannot test credentials.", code="not_supported", details={"crm": crm})
+    trial_credentials = credentials_from_input(crm=crm, api_key=api_key, credentials=credentials)
+    connection = _trial_connection(organization=organization, crm=crm, credentials=trial_credentials)
+    name = connector_class.display_name
+    try:
+        check = connector_class(connection).test_credentials()
+    except CrmError as exc:
+        if exc.category == "auth":
+            return CredentialTestResult(crm, "invalid", f"Invalid {name} credentials", error=str(exc))
+        return CredentialTestResult(crm, "unreachable", f"Could not reach {name}", error=str(exc))
+    if not check.ok:
+        return CredentialTestResult(
+            crm, "invalid", f"Invalid {name} credentials", error=check.message or "Refused"
+        )
+    if trial_credentials is None and connection.is_circuit_open:
+        connections.circuit_close(connection=connection, actor=actor)
+    return CredentialTestResult(
+        crm, "valid", check.message or f"Successfully authenticated with {name} API", account=check.account
+    )
+
+
+def _daily_quota(connection) -> dict | None:
+    """Today's CRM quota ({limit, used, remaining, resets_at}) where the CRM has one."""
+    from integrations.ratelimit import daily_quota_status
+
+    if not hasattr(registry.get_connector_class(connection.kind), "daily_quota_default"):
+        return None
+    try:
+        return daily_quota_status(connection)
+    except CrmError:  # an unreachable shared limiter must not break the config page
+        logger.warning("Daily quota status unavailable for connection %s", connection.pk, exc_info=True)
+        return None
+
+
+def crm_config(*, organization) -> dict:
+    """Per CRM: enabled, credentials configured (never the secret), schedule, batch, retries,
+    capabilities, the circuit, and the custom properties the field mapping pushes."""
+    stored = {}
+    for connection in (
+        CrmConnection.objects.filter(organization=organization)
+        .select_related("organization")
+        .order_by("-enabled", "pk")
+    ):
+        stored.setdefault(connection.kind, connection)
+    config = {}
+    for kind in sorted(set(connections.push_kinds()) | set(stored)):
+        cls = registry.get_connector_class(kind)
+        capabilities = sorted(c.value for c in cls.capabilities)
+        connection = stored.get(kind)
+        if connection is None:
+            config[kind] = {"enabled": False, "api_key_configured": False, "capabilities": capabilities}
+            continue
+        mapping = connection_field_mapping(connection=connection)
+        config[kind] = {
+            "enabled": connection.enabled,
+            "api_key_configured": bool(connection_credentials(connection=connection)),
+            "scheduler_interval": round(connection.push_interval_seconds / 60, 2),
+            "push_interval_seconds": connection.push_interval_seconds,
+            "pull_interval_seconds": connection.pull_interval_seconds,
+            "batch_size": connections.batch_size(connection),
+            "auto_sync": connection.auto_sync,
+            "retry_policy": {
+                "base_seconds": connection.retry_base_seconds,
+                "cap_seconds": connection.retry_cap_seconds,
+                "max_retries": connection.max_retries,
+            },
+            "capabilities": capabilities,
+            "custom_properties": sorted(
+                str(remote) for local, remote in mapping.items() if local not in PUSHED_FIELDS and remote
+            ),
+            "circuit": {
+                "state": connection.circuit_state,
+                "reason": connection.circuit_reason,
+                "opened_at": connection.circuit_opened_at,
+            },
+            "daily_quota": _daily_quota(connection),
+        }
+    return config

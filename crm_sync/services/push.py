@@ -1,0 +1,289 @@
+"""Push one batch of queued contacts to one CRM connection.
+
+Claim (short transaction) → build payloads → one connector call with no lock held →
+write every outcome back in one bulk statement, only for rows this worker still owns →
+record a SyncRun. A crash anywhere leaves rows Processing for the reaper; a soft time
+limit releases them at once.
+"""
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import connection as db_connection
+from django.db import transaction
+from django.utils import timezone
+
+from core.bulk import bulk_update_rows
+from crm_sync import connections
+from crm_sync.models import ContactSyncState, ProcessingStatus, SyncRun
+from crm_sync.queue import claim_batch, release_claimed
+from crm_sync.services.outcomes import (
+    WRITTEN_FIELDS,
+    state_apply_requeue,
+    state_mark_complete,
+    state_mark_failed,
+    state_mark_rate_limited,
+    state_mark_skipped,
+)
+from crm_sync.services.payloads import CONTACT_COLUMNS, contact_payload_build, exchange_capture
+from crm_sync.services.retry import rate_limit_wait_seconds
+from integrations.errors import CrmError, CrmRateLimited, CrmUnavailable
+
+logger = logging.getLogger(__name__)
+
+NO_EMAIL_REASON = "The contact has no email address; this CRM keys contacts by email."
+
+
+@dataclass
+class BatchTally:
+    claimed: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    retried: int = 0
+    skipped: int = 0
+    unchanged: int = 0
+    rate_limited: int = 0
+    released: int = 0
+    errors: list[dict] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def note_error(self, contact_id: str, error: CrmError) -> None:
+        if len(self.errors) < 20:
+            self.errors.append(
+                {"contact_id": contact_id, "category": error.category, "message": error.message[:300]}
+            )
+
+
+def _load_claimed(*, ids: list[int], token: str) -> list[ContactSyncState]:
+    contact_columns = [f"contact__{name}" for name in CONTACT_COLUMNS]
+    return list(
+        ContactSyncState.objects.filter(pk__in=ids, claim_token=token)
+        .select_related("contact")
+        .only(*[f for f in WRITTEN_FIELDS], "contact_id", "connection_id", *contact_columns)
+        .order_by("pk")
+    )
+
+
+def _apply_failure(state, *, error: CrmError, now: datetime, connection, tally: BatchTally) -> None:
+    if isinstance(error, CrmRateLimited):
+        wait = rate_limit_wait_seconds(
+            retry_after=error.retry_after, default=settings.SYNC_RATE_LIMIT_DEFAULT_WAIT_SECONDS
+        )
+        state_mark_rate_limited(state, now=now, wait_seconds=wait)
+        tally.rate_limited += 1
+        return
+    policy = connections.retry_policy(connection)
+    again = state_mark_failed(state, now=now, error=error, **policy)
+    tally.note_error(str(state.contact_id), error)
+    if again:
+        tally.retried += 1
+    else:
+        tally.failed += 1
+
+
+def _write_back(*, states: list[ContactSyncState], token: str, now: datetime) -> int:
+    """Write outcomes for the rows this worker still owns; return how many were written.
+
+    A row re-queued by the reaper (this worker was presumed dead) is no longer ours and
+    keeps whatever happened since. A row edited meanwhile (requeue_requested) is queued
+    again with its new data once this push is recorded.
+    """
+    with transaction.atomic():
+        owned = ContactSyncState.objects.filter(
+            pk__in=[s.pk for s in states], claim_token=token, processing_status=ProcessingStatus.PROCESSING
+        )
+        if db_connection.features.has_select_for_update:
+            owned = owned.select_for_update(no_key=True)
+        requeue = dict(owned.values_list("pk", "requeue_requested"))
+        mine = [s for s in states if s.pk in requeue]
+        for state in mine:
+            if requeue[state.pk]:
+                state_apply_requeue(state, now=now)
+        if mine:
+            bulk_update_rows(ContactSyncState, mine, WRITTEN_FIELDS)
+    return len(mine)
+
+
+def push_batch_process(
+    *, connection_id: int, worker_token: str | None = None, limit: int | None = None, worker: str = ""
+) -> SyncRun | None:
+    """Claim and push one batch for a connection. Return its SyncRun, or None when idle."""
+    started = timezone.now()
+    t0 = time.perf_counter()
+    connection = connections.pushable_connection(connection_id=connection_id)
+    if connection is None:
+        return None
+    # The worker's name in the token lets an operator see who holds a claimed row.
+    token = worker_token or (f"{worker[:31]}:{uuid.uuid4().hex}" if worker else uuid.uuid4().hex)
+    batch_size = limit or connections.batch_size(connection)
+    ids = claim_batch(connection_id=connection.pk, limit=batch_size, token=token, now=started)
+    if not ids:
+        return None
+    tally = BatchTally(claimed=len(ids))
+    t_claim = time.perf_counter()
+    try:
+        return _push_claimed(
+            connection=connection,
+            ids=ids,
+            token=token,
+            tally=tally,
+            started=started,
+            t0=t0,
+            t_claim=t_claim,
+            worker=worker,
+        )
+    except SoftTimeLimitExceeded:
+        released = release_claimed(token=token, ids=ids)
+        logger.warning(
+            "Soft time limit: released %d claimed contacts of connection %s", released, connection.pk
+        )
+        raise
+
+
+def _push_claimed(*, connection, ids, token, tally: BatchTally, started, t0, t_claim, worker) -> SyncRun:
+    states = _load_claimed(ids=ids, token=token)
+    to_push, payload_states, hashes = [], [], {}
+    now = timezone.now()
+    for state in states:
+        contact = state.contact
+        if not contact.email:
+            state_mark_skipped(state, now=now, reason=NO_EMAIL_REASON)
+            tally.skipped += 1
+            continue
+        payload = contact_payload_build(contact=contact, connection=connection, remote_id=state.remote_id)
+        if state.pushed_hash and state.pushed_hash == payload.idempotency_key and state.last_synced_at:
+            # Nothing changed since the last successful push: already in sync, no call.
+            state_mark_complete(state, now=now, remote_id=state.remote_id, pushed_hash=state.pushed_hash)
+            tally.unchanged += 1
+            continue
+        hashes[state.pk] = payload.idempotency_key
+        to_push.append(payload)
+        payload_states.append(state)
+    t_build = time.perf_counter()
+
+    if to_push:
+        results, whole_error = None, None
+        try:
+            connector = connections.connector_for(connection)
+            results = connector.push_contacts(to_push)
+            if len(results) != len(to_push):
+                raise CrmUnavailable(
+                    f"The connector returned {len(results)} results for {len(to_push)} contacts.",
+                    crm=connection.kind,
+                )
+        except SoftTimeLimitExceeded:
+            raise
+        except CrmError as exc:
+            whole_error = exc
+        except Exception as exc:  # noqa: BLE001 - a connector bug must not strand claimed rows
+            logger.exception("Connector %s failed unexpectedly on a batch", connection.kind)
+            whole_error = CrmUnavailable(
+                f"Unexpected error while pushing: {type(exc).__name__}", crm=connection.kind
+            )
+        t_http = time.perf_counter()
+        now = timezone.now()
+        secrets = connections.secret_values(connection)
+        if whole_error is not None:
+            if whole_error.category == "auth":
+                connections.circuit_open(connection=connection, error=whole_error)
+            for state in payload_states:
+                state.last_response = exchange_capture(whole_error.as_dict(), secrets=secrets)
+                _apply_failure(state, error=whole_error, now=now, connection=connection, tally=tally)
+        else:
+            by_id = {r.contact_id: r for r in results}
+            for payload, state in zip(to_push, payload_states, strict=True):
+                result = by_id.get(payload.contact_id)
+                if result is None:
+                    result_error = CrmUnavailable("The connector returned no result for this contact.")
+                    _apply_failure(state, error=result_error, now=now, connection=connection, tally=tally)
+                    continue
+                state.last_request = exchange_capture(result.request, secrets=secrets)
+                state.last_response = exchange_capture(result.response, secrets=secrets)
+                if result.ok:
+                    state_mark_complete(
+                        state, now=now, remote_id=result.remote_id, pushed_hash=hashes[state.pk]
+                    )
+                    tally.succeeded += 1
+                else:
+                    error = result.error or CrmUnavailable("The CRM rejected the contact without a reason.")
+                    if error.category == "auth":
+                        connections.circuit_open(connection=connection, error=error)
+                    _apply_failure(state, error=error, now=now, connection=connection, tally=tally)
+    else:
+        t_http = time.perf_counter()
+
+    written = _write_back(states=states, token=token, now=timezone.now())
+    tally.released = len(states) - written
+    t_write = time.perf_counter()
+    tally.timings = {
+        "claim": t_claim - t0,
+        "build": t_build - t_claim,
+        "http": t_http - t_build,
+        "write": t_write - t_http,
+    }
+    return _run_record(
+        connection=connection, tally=tally, started=started, worker=worker, t0=t0, t_end=t_write
+    )
+
+
+def _outcome(tally: BatchTally) -> str:
+    if tally.rate_limited and not (tally.succeeded or tally.failed or tally.retried):
+        return SyncRun.Outcome.RATE_LIMITED
+    if tally.failed or tally.retried:
+        return SyncRun.Outcome.PARTIAL if (tally.succeeded or tally.unchanged) else SyncRun.Outcome.FAILED
+    return SyncRun.Outcome.SUCCESS
+
+
+def _ms(seconds: float) -> int:
+    return max(int(seconds * 1000), 0)
+
+
+def _run_record(*, connection, tally: BatchTally, started, worker: str, t0: float, t_end: float) -> SyncRun:
+    return SyncRun.objects.create(
+        connection=connection,
+        direction=SyncRun.Direction.PUSH,
+        outcome=_outcome(tally),
+        worker=worker[:255],
+        claimed=tally.claimed,
+        succeeded=tally.succeeded,
+        failed=tally.failed,
+        retried=tally.retried,
+        skipped=tally.skipped,
+        unchanged=tally.unchanged,
+        rate_limited=tally.rate_limited,
+        released=tally.released,
+        claim_ms=_ms(tally.timings.get("claim", 0)),
+        build_ms=_ms(tally.timings.get("build", 0)),
+        http_ms=_ms(tally.timings.get("http", 0)),
+        write_ms=_ms(tally.timings.get("write", 0)),
+        duration_ms=_ms(t_end - t0),
+        errors=tally.errors,
+        started_at=started,
+        finished_at=timezone.now(),
+    )
+
+
+def push_connection_drain(
+    *, connection_id: int, max_seconds: float, worker: str = ""
+) -> tuple[list[SyncRun], bool]:
+    """Push batches of one connection until nothing is due or `max_seconds` have passed.
+
+    Return the runs and whether work was left because the time budget ran out (the task
+    then hands over to a fresh task instead of nearing its time limit).
+    """
+    deadline = time.monotonic() + max_seconds
+    runs: list[SyncRun] = []
+    while True:
+        if time.monotonic() >= deadline:
+            return runs, True
+        run = push_batch_process(connection_id=connection_id, worker=worker)
+        if run is None:
+            return runs, False
+        runs.append(run)
+        if run.outcome == SyncRun.Outcome.RATE_LIMITED or connections.circuit_is_open_by_id(connection_id):
+            return runs, False

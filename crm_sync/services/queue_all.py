@@ -1,0 +1,150 @@
+"""Queue every contact matching filters (the seed's 1.3), with a dry run that counts what it skips and why.
+
+A count query, then one UPDATE and one INSERT … SELECT (queueing._queue_matched), whatever
+the number of contacts.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, Exists, OuterRef, Q
+from django.utils import timezone
+
+from accounts.actors import Actor
+from contacts.selectors import contact_list
+from core.errors import InvalidInput
+from crm_sync import connections
+from crm_sync.models import ContactSyncState, Priority, SyncStatus
+from crm_sync.services.queueing import (
+    _active_state,
+    _audit_many,
+    _push_now,
+    _queue_matched,
+    _unchanged_state,
+    priority_parse,
+)
+
+# queue-all filters: ours, and those handed to contacts.selectors.contact_list.
+OWN_FILTERS = {"not_already_synced"}
+CONTACT_FILTERS = {
+    "has_email",
+    "source",
+    "tag",
+    "event",
+    "subtype",
+    "status",
+    "q",
+    "created_after",
+    "created_before",
+    "updated_after",
+    "updated_before",
+}
+
+
+def queue_all_filters_parse(filters: Any) -> tuple[dict, bool]:
+    """Split queue-all filters into contact_list filters and not_already_synced; 400 on unknown names."""
+    if filters is None:
+        return {}, False
+    if not isinstance(filters, dict):
+        raise InvalidInput("filters must be an object.", code="invalid_filter")
+    unknown = sorted(set(filters) - CONTACT_FILTERS - OWN_FILTERS)
+    if unknown:
+        raise InvalidInput(
+            f"Unknown filter(s): {', '.join(unknown)}.",
+            code="invalid_filter",
+            details={"unknown": unknown, "valid": sorted(CONTACT_FILTERS | OWN_FILTERS)},
+        )
+    not_synced = filters.get("not_already_synced", False)
+    if not isinstance(not_synced, bool):
+        raise InvalidInput("not_already_synced must be true or false.", code="invalid_filter")
+    contact_filters = {}
+    for key, value in filters.items():
+        if key in OWN_FILTERS:
+            continue
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        if isinstance(value, dict | list):
+            raise InvalidInput(f"Filter {key!r} takes a single value.", code="invalid_filter")
+        contact_filters[key] = value
+    return contact_filters, not_synced
+
+
+def contacts_queue_all(
+    *,
+    organization,
+    crm: str,
+    filters: dict | None = None,
+    priority: str = "normal",
+    dry_run: bool = False,
+    force: bool = False,
+    actor: Actor,
+    now: datetime | None = None,
+) -> dict:
+    """Queue every contact matching `filters` (the seed's 1.3); counts what it skips and why."""
+    rank = priority_parse(priority)
+    contact_filters, not_synced = queue_all_filters_parse(filters)
+    connection = connections.organization_connection(organization=organization, crm=crm)
+    matched = contact_list(organization=organization, filters=contact_filters).order_by()
+    if not_synced:
+        matched = matched.exclude(
+            Exists(
+                ContactSyncState.objects.filter(
+                    connection=connection, contact=OuterRef("pk"), sync_status=SyncStatus.COMPLETE
+                )
+            )
+        )
+    counts = matched.aggregate(
+        matched=Count("pk"),
+        no_email=Count("pk", filter=Q(email="")),
+        already_queued=Count("pk", filter=~Q(email="") & Q(Exists(_active_state(connection.pk)))),
+        unchanged=Count("pk", filter=~Q(email="") & Q(Exists(_unchanged_state(connection.pk)))),
+    )
+    skipped = {
+        "no_email": counts["no_email"],
+        "already_queued": counts["already_queued"],
+        "unchanged": 0 if force else counts["unchanged"],
+    }
+    would_queue = counts["matched"] - sum(skipped.values())
+    now = now or timezone.now()
+    result = {
+        "crm": crm,
+        "dry_run": dry_run,
+        "matched_count": counts["matched"],
+        "queued_count": would_queue,
+        "skipped_count": sum(skipped.values()),
+        "skipped": skipped,
+    }
+    if dry_run or would_queue <= 0:
+        return result
+    with transaction.atomic():
+        return _queue_all_apply(
+            result=result,
+            matched=matched,
+            connection=connection,
+            now=now,
+            rank=rank,
+            force=force,
+            organization=organization,
+            actor=actor,
+            crm=crm,
+            filters=filters,
+        )
+
+
+def _queue_all_apply(
+    *, result, matched, connection, now, rank, force, organization, actor, crm, filters
+) -> dict:
+    counts = _queue_matched(matched=matched, connection=connection, now=now, priority=rank, force=force)
+    _audit_many(
+        organization=organization,
+        actor=actor,
+        action="sync.queue_all",
+        crm=crm,
+        count=counts,
+        extra={"filters": filters or {}, "force": force},
+    )
+    if rank == Priority.HIGH:
+        _push_now(connection.pk)
+    result["queued_count"] = counts
+    return result

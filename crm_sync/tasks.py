@@ -1,0 +1,60 @@
+"""Celery tasks of the sync engine: thin wrappers that take ids and call one service.
+
+Task names are a wire contract (beat rows and queued messages refer to them): rename a
+function freely, never its `name=`. CRM failures never reach Celery; they are recorded
+on the rows. Autoretry covers only database blips around the claim.
+"""
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import InterfaceError, OperationalError
+
+INFRA_ERRORS = (OperationalError, InterfaceError)
+
+
+@shared_task(name="crm_sync.dispatch_due_pushes", ignore_result=True)
+def dispatch_due_pushes() -> dict:
+    from crm_sync.services.dispatch import pushes_dispatch_due
+
+    return {str(k): v for k, v in pushes_dispatch_due().items()}
+
+
+@shared_task(
+    name="crm_sync.push_batch",
+    bind=True,
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=INFRA_ERRORS,
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=5,
+)
+def push_batch(self, connection_id: int) -> int:
+    """Push batches of one connection until nothing is due or the task's time budget is spent."""
+    from django.conf import settings
+
+    from crm_sync.services.push import push_connection_drain
+
+    try:
+        runs, budget_spent = push_connection_drain(
+            connection_id=connection_id,
+            max_seconds=settings.SYNC_PUSH_TASK_MAX_SECONDS,
+            worker=self.request.hostname or "",
+        )
+    except SoftTimeLimitExceeded:
+        return 0  # the claimed rows were released; the dispatcher starts a fresh task
+    if budget_spent:
+        push_batch.apply_async(kwargs={"connection_id": connection_id})
+    return len(runs)
+
+
+@shared_task(
+    name="crm_sync.reap_stale_processing", ignore_result=True, autoretry_for=INFRA_ERRORS, max_retries=3
+)
+def reap_stale_processing() -> dict:
+    from django.conf import settings
+
+    from crm_sync.queue import reap_stale
+
+    return reap_stale(lease_seconds=settings.SYNC_PROCESSING_LEASE_SECONDS)

@@ -1,0 +1,202 @@
+"""GET contacts/{id}/sync-status/, sync-stats/, sync-failures/ (WO-018 2.1–2.3)."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from crm_sync.connections import push_kinds
+from tests.contacts.factories import ContactFactory
+from tests.crm_sync.factories import ContactSyncStateFactory, SyncRunFactory
+from tests.integrations.factories import CrmConnectionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def status_url(contact_id):
+    return f"/api/v1/contacts/{contact_id}/sync-status/"
+
+
+# ---- 2.1 sync-status ----------------------------------------------------------------------
+def test_sync_status_lists_every_push_crm_with_nulls_where_never_synced(api_client, org, connection):
+    contact = ContactFactory(organization=org)
+    body = api_client.get(status_url(contact.pk)).json()
+    assert body["contact_id"] == str(contact.pk) and body["email"] == contact.email
+    for kind in push_kinds():
+        assert body[kind]["sync_status"] is None
+        assert body[kind]["processing_status"] is None and body[kind]["contact_id"] is None
+
+
+def test_sync_status_shows_complete_with_remote_id_and_synced_at(api_client, connection):
+    state = ContactSyncStateFactory(connection=connection, complete=True, remote_id="user@example.com")
+    body = api_client.get(status_url(state.contact_id)).json()["scripted"]
+    assert body["sync_status"] == "Complete" and body["processing_status"] == "Complete"
+    assert body["contact_id"] == "user@example.com" and body["synced_at"]
+    assert "last_request" not in body
+
+
+def test_sync_status_estimates_from_the_queue_ahead_and_measured_throughput(api_client, connection):
+    # given: 119 rows ahead, 10 contacts/s measured over the last minute
+    for _ in range(119):
+        ContactSyncStateFactory(
+            connection=connection, queued=True, due_at=timezone.now() - timedelta(minutes=5)
+        )
+    mine = ContactSyncStateFactory(connection=connection, queued=True)
+    now = timezone.now()
+    SyncRunFactory(
+        connection=connection, succeeded=600, started_at=now - timedelta(seconds=60), finished_at=now
+    )
+    body = api_client.get(status_url(mine.contact_id)).json()["scripted"]
+    assert body["sync_status"] == "Queued"
+    assert body["estimated_processing"] == "Within 12 seconds"  # (119 + 1) / 10 per second
+
+
+def test_sync_status_without_history_uses_one_batch_per_interval(api_client, connection):
+    mine = ContactSyncStateFactory(connection=connection, queued=True)
+    body = api_client.get(status_url(mine.contact_id)).json()["scripted"]
+    # batch 100 per 60 s interval: 1 / (100/60) s
+    assert body["estimated_processing"] == "Within 1 seconds"
+
+
+def test_sync_status_of_a_paused_connection_says_so(api_client, connection):
+    mine = ContactSyncStateFactory(connection=connection, queued=True)
+    connection.circuit_state = "open"
+    connection.circuit_reason = "Authentication failed: bad token"
+    connection.save()
+    body = api_client.get(status_url(mine.contact_id)).json()["scripted"]
+    assert body["estimated_processing"].startswith("Paused")
+
+
+def test_sync_status_error_shows_per_crm_retry_fields(api_client, connection):
+    state = ContactSyncStateFactory(connection=connection, errored=True)
+    body = api_client.get(status_url(state.contact_id)).json()["scripted"]
+    assert body["sync_status"] == "Error" and body["retry_count"] == 3
+    assert body["error"].startswith("HubSpot API") and body["can_retry"] is False
+
+
+def test_sync_status_debug_shows_the_last_exchange(api_client, connection):
+    state = ContactSyncStateFactory(
+        connection=connection,
+        complete=True,
+        last_request={"email": "a@b.c"},
+        last_response={"status": "error"},
+    )
+    body = api_client.get(status_url(state.contact_id) + "?debug=1").json()["scripted"]
+    assert body["last_request"] == {"email": "a@b.c"} and body["last_response"] == {"status": "error"}
+
+
+def test_sync_status_unknown_and_foreign_contacts_are_404(api_client, other_org, connection):
+    assert api_client.get(status_url(uuid.uuid4())).status_code == 404
+    assert api_client.get(status_url(ContactFactory(organization=other_org).pk)).status_code == 404
+    assert api_client.get(status_url("garbage")).status_code == 404
+
+
+def test_sync_status_needs_read_scope_only(make_api_client, org, connection):
+    contact = ContactFactory(organization=org)
+    assert make_api_client(org, scopes=["read"]).get(status_url(contact.pk)).status_code == 200
+    assert make_api_client(org, scopes=["write"]).get(status_url(contact.pk)).status_code == 403
+
+
+# ---- 2.2 sync-stats -----------------------------------------------------------------------
+def test_sync_stats_counts_by_status_in_the_seed_shape(api_client, connection):
+    for _ in range(3):
+        ContactSyncStateFactory(connection=connection, complete=True)
+    ContactSyncStateFactory(
+        connection=connection, complete=True, last_synced_at=timezone.now() - timedelta(days=3)
+    )
+    ContactSyncStateFactory(connection=connection, queued=True)
+    ContactSyncStateFactory(connection=connection, stuck=True)
+    ContactSyncStateFactory(connection=connection, errored=True)
+    ContactSyncStateFactory(connection=connection, sync_status="Skipped", processing_status="Complete")
+    response = api_client.get("/api/v1/contacts/sync-stats/?crm=scripted")
+    assert response.status_code == 200
+    assert response.json() == {
+        "crm": "scripted",
+        "total_contacts": 8,
+        "synced": 4,
+        "queued": 1,
+        "processing": 1,
+        "errors": 1,
+        "skipped": 1,
+        "success_rate": 0.5,
+        "last_24h": {"synced": 3, "errors": 1},
+    }
+
+
+def test_sync_stats_is_one_aggregate_query(api_client, connection, django_assert_num_queries):
+    for _ in range(5):
+        ContactSyncStateFactory(connection=connection, complete=True)
+    with django_assert_num_queries(4):  # auth (2), connection, one aggregate
+        api_client.get("/api/v1/contacts/sync-stats/?crm=scripted")
+
+
+def test_sync_stats_empty_has_zero_rate(api_client, connection):
+    body = api_client.get("/api/v1/contacts/sync-stats/?crm=scripted").json()
+    assert body["total_contacts"] == 0 and body["success_rate"] == 0.0
+
+
+def test_sync_stats_needs_a_known_crm(api_client, connection):
+    assert api_client.get("/api/v1/contacts/sync-stats/").status_code == 400
+    response = api_client.get("/api/v1/contacts/sync-stats/?crm=nope")
+    assert response.status_code == 400 and response.json()["code"] == "unknown_crm"
+
+
+def test_sync_stats_crm_without_a_connection_is_409(api_client, org, scripted):
+    assert api_client.get("/api/v1/contacts/sync-stats/?crm=scripted").status_code == 409
+
+
+def test_sync_stats_counts_only_the_callers_organization(api_client, other_org, connection):
+    foreign = CrmConnectionFactory(organization=other_org, kind="scripted")
+    ContactSyncStateFactory(connection=foreign, complete=True)
+    assert api_client.get("/api/v1/contacts/sync-stats/?crm=scripted").json()["total_contacts"] == 0
+
+
+# ---- 2.3 sync-failures --------------------------------------------------------------------
+def test_sync_failures_lists_errors_newest_first_with_can_retry(api_client, connection):
+    old = ContactSyncStateFactory(
+        connection=connection, errored=True, last_retry_at=timezone.now() - timedelta(hours=1)
+    )
+    scheduled = ContactSyncStateFactory(
+        connection=connection,
+        errored=True,
+        processing_status="Queued",
+        retry_count=1,
+        error_category="unavailable",
+    )
+    ContactSyncStateFactory(connection=connection, complete=True)
+    body = api_client.get("/api/v1/contacts/sync-failures/?crm=scripted").json()
+    assert body["crm"] == "scripted" and body["total"] == 2
+    first, second = body["failures"]
+    assert first["contact_id"] == str(scheduled.contact_id) and first["can_retry"] is True
+    assert second["contact_id"] == str(old.contact_id) and second["can_retry"] is False
+    assert set(first) >= {
+        "contact_id",
+        "email",
+        "error",
+        "error_category",
+        "retry_count",
+        "last_retry_at",
+        "can_retry",
+    }
+
+
+def test_sync_failures_paginates(api_client, connection):
+    for _ in range(5):
+        ContactSyncStateFactory(connection=connection, errored=True)
+    body = api_client.get("/api/v1/contacts/sync-failures/?crm=scripted&limit=2&offset=2").json()
+    assert body["total"] == 5 and len(body["failures"]) == 2 and body["next"] and body["previous"]
+
+
+@pytest.mark.parametrize("rows", [3, 30])
+def test_sync_failures_query_count_is_constant(api_client, connection, django_assert_num_queries, rows):
+    for _ in range(rows):
+        ContactSyncStateFactory(connection=connection, errored=True)
+    with django_assert_num_queries(5):  # auth (2), connection, count, page (with contacts joined)
+        body = api_client.get("/api/v1/contacts/sync-failures/?crm=scripted&limit=50").json()
+    assert len(body["failures"]) == rows
+
+
+def test_sync_failures_bad_input(api_client, connection):
+    assert api_client.get("/api/v1/contacts/sync-failures/").status_code == 400
+    assert api_client.get("/api/v1/contacts/sync-failures/?crm=zoho").status_code == 400

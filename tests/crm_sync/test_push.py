@@ -1,0 +1,247 @@
+"""The push engine: claim, connector call, per-contact outcomes, SyncRun."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from crm_sync.models import ContactSyncState, ProcessingStatus, SyncRun, SyncStatus
+from crm_sync.services.push import push_batch_process, push_connection_drain
+from integrations.connectors.base import PushResult
+from integrations.errors import CrmAuthError, CrmRateLimited, CrmUnavailable, CrmValidationError
+from tests.contacts.factories import ContactFactory
+from tests.crm_sync.factories import ContactSyncStateFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _queued(connection, n=3, **kwargs):
+    return [ContactSyncStateFactory(connection=connection, queued=True, **kwargs) for _ in range(n)]
+
+
+def test_push_marks_every_contact_complete_and_records_a_run(connection, scripted):
+    # given
+    states = _queued(connection, 3)
+    # when
+    run = push_batch_process(connection_id=connection.pk)
+    # then
+    assert len(scripted.calls) == 1 and len(scripted.calls[0]) == 3
+    for state in states:
+        state.refresh_from_db()
+        assert state.sync_status == SyncStatus.COMPLETE
+        assert state.processing_status == ProcessingStatus.COMPLETE
+        assert state.remote_id.startswith("r-")
+        assert state.last_synced_at is not None and len(state.pushed_hash) == 64
+        assert state.claim_token is None
+    assert run.succeeded == 3 and run.claimed == 3 and run.outcome == SyncRun.Outcome.SUCCESS
+    assert SyncRun.objects.count() == 1
+
+
+def test_last_request_is_redacted_of_secrets(connection, scripted):
+    state = _queued(connection, 1)[0]
+    push_batch_process(connection_id=connection.pk)
+    state.refresh_from_db()
+    assert "sk-live-should-not-leak" not in str(state.last_request)
+    assert state.last_request["email"] == state.contact.email
+
+
+def test_nothing_due_returns_none_without_calling_the_crm(connection, scripted):
+    ContactSyncStateFactory(connection=connection, queued=True, due_at=timezone.now() + timedelta(minutes=5))
+    assert push_batch_process(connection_id=connection.pk) is None
+    assert scripted.calls == []
+
+
+def test_unchanged_payload_completes_without_a_call(connection, scripted):
+    # given: a contact pushed once, then queued again unchanged
+    state = _queued(connection, 1)[0]
+    push_batch_process(connection_id=connection.pk)
+    ContactSyncState.objects.filter(pk=state.pk).update(
+        sync_status=SyncStatus.QUEUED, processing_status=ProcessingStatus.QUEUED, due_at=timezone.now()
+    )
+    # when
+    run = push_batch_process(connection_id=connection.pk)
+    # then
+    assert len(scripted.calls) == 1
+    assert run.unchanged == 1
+    state.refresh_from_db()
+    assert state.sync_status == SyncStatus.COMPLETE
+
+
+def test_changed_payload_is_pushed_again(connection, scripted):
+    state = _queued(connection, 1)[0]
+    push_batch_process(connection_id=connection.pk)
+    state.contact.first_name = "Changed"
+    state.contact.save()
+    ContactSyncState.objects.filter(pk=state.pk).update(
+        sync_status=SyncStatus.QUEUED, processing_status=ProcessingStatus.QUEUED, due_at=timezone.now()
+    )
+    push_batch_process(connection_id=connection.pk)
+    assert len(scripted.calls) == 2
+    assert scripted.calls[1][0].properties["first_name"] == "Changed"
+
+
+def test_contact_without_email_is_skipped_with_reason(connection, scripted):
+    contact = ContactFactory(organization=connection.organization, without_email=True)
+    state = ContactSyncStateFactory(connection=connection, contact=contact, queued=True)
+    run = push_batch_process(connection_id=connection.pk)
+    state.refresh_from_db()
+    assert state.sync_status == SyncStatus.SKIPPED and "no email" in state.skip_reason
+    assert run.skipped == 1 and scripted.calls == []
+
+
+def test_retriable_batch_failure_backs_off_and_counts_an_attempt(connection, scripted):
+    # given
+    states = _queued(connection, 2)
+    scripted.script = [CrmUnavailable("HubSpot answered 503", status=503)]
+    before = timezone.now()
+    # when
+    run = push_batch_process(connection_id=connection.pk)
+    # then
+    for state in states:
+        state.refresh_from_db()
+        assert state.sync_status == SyncStatus.ERROR
+        assert state.processing_status == ProcessingStatus.QUEUED  # scheduled again
+        assert state.retry_count == 1 and state.error_category == "unavailable"
+        # base 10 s * 2**0 with jitter in [50%, 100%]
+        assert before + timedelta(seconds=5) <= state.next_retry_at <= timezone.now() + timedelta(seconds=10)
+        assert state.due_at == state.next_retry_at
+    assert run.retried == 2 and run.outcome == SyncRun.Outcome.FAILED
+
+
+def test_retry_after_is_a_floor_for_the_backoff(connection, scripted):
+    state = _queued(connection, 1)[0]
+    scripted.script = [CrmUnavailable("busy", status=503, retry_after=300)]
+    before = timezone.now()
+    push_batch_process(connection_id=connection.pk)
+    state.refresh_from_db()
+    assert state.next_retry_at >= before + timedelta(seconds=300)
+
+
+def test_max_retries_ends_in_error_that_is_not_retried(connection, scripted):
+    state = ContactSyncStateFactory(connection=connection, queued=True, retry_count=2)  # max_retries = 3
+    scripted.script = [CrmUnavailable("down", status=503)]
+    run = push_batch_process(connection_id=connection.pk)
+    state.refresh_from_db()
+    assert state.sync_status == SyncStatus.ERROR and state.processing_status == ProcessingStatus.ERROR
+    assert state.retry_count == 3 and state.next_retry_at is None
+    assert run.failed == 1
+
+
+def test_rate_limited_batch_waits_for_the_window_and_is_not_an_attempt(connection, scripted):
+    state = ContactSyncStateFactory(connection=connection, queued=True, retry_count=1)
+    scripted.script = [CrmRateLimited("Too many requests", status=429, retry_after=7)]
+    before = timezone.now()
+    run = push_batch_process(connection_id=connection.pk)
+    state.refresh_from_db()
+    assert state.sync_status == SyncStatus.QUEUED and state.processing_status == ProcessingStatus.QUEUED
+    assert state.retry_count == 1  # unchanged: not an attempt
+    assert state.due_at >= before + timedelta(seconds=7)
+    assert run.rate_limited == 1 and run.outcome == SyncRun.Outcome.RATE_LIMITED
+
+
+def test_permanent_failure_goes_to_error_at_once_with_the_crm_message(connection, scripted):
+    good, bad = _queued(connection, 2)
+
+    def partial(records):
+        return [
+            PushResult(contact_id=r.contact_id, ok=True, remote_id="9")
+            if r.contact_id == str(good.contact_id)
+            else PushResult(
+                contact_id=r.contact_id,
+                ok=False,
+                error=CrmValidationError("Property values were not valid: phone"),
+            )
+            for r in records
+        ]
+
+    scripted.script = [partial]
+    run = push_batch_process(connection_id=connection.pk)
+    good.refresh_from_db()
+    bad.refresh_from_db()
+    assert good.sync_status == SyncStatus.COMPLETE
+    assert bad.sync_status == SyncStatus.ERROR and bad.processing_status == ProcessingStatus.ERROR
+    assert bad.error == "Property values were not valid: phone" and bad.error_category == "validation"
+    assert bad.retry_count == 1
+    assert run.outcome == SyncRun.Outcome.PARTIAL and run.succeeded == 1 and run.failed == 1
+
+
+def test_auth_failure_opens_the_circuit_and_stops_dispatching(connection, scripted):
+    # given: two batches worth of work
+    connection.batch_size = 2
+    connection.save()
+    _queued(connection, 4)
+    scripted.script = [CrmAuthError("Invalid token", status=401)]
+    # when
+    runs, budget_spent = push_connection_drain(connection_id=connection.pk, max_seconds=30)
+    # then: one batch burnt, the connection paused, the rest still queued
+    connection.refresh_from_db()
+    assert connection.is_circuit_open and "Invalid token" in connection.circuit_reason
+    assert len(runs) == 1 and not budget_spent
+    assert (
+        ContactSyncState.objects.filter(
+            error_category="auth", processing_status=ProcessingStatus.ERROR
+        ).count()
+        == 2
+    )
+    assert ContactSyncState.objects.filter(processing_status=ProcessingStatus.QUEUED).count() == 2
+    assert push_batch_process(connection_id=connection.pk) is None  # paused
+
+
+def test_unexpected_connector_exception_does_not_strand_rows(connection, scripted):
+    state = _queued(connection, 1)[0]
+
+    def boom(records):
+        raise RuntimeError("bug")
+
+    scripted.script = [boom]
+    push_batch_process(connection_id=connection.pk)
+    state.refresh_from_db()
+    assert state.processing_status == ProcessingStatus.QUEUED and state.error_category == "unavailable"
+
+
+def test_write_back_skips_rows_this_worker_no_longer_owns(connection, scripted):
+    # given: the reaper gave the row to someone else while the CRM call was running
+    state = _queued(connection, 1)[0]
+
+    def stolen(records):
+        ContactSyncState.objects.filter(pk=state.pk).update(
+            claim_token="other-worker", processing_status=ProcessingStatus.PROCESSING
+        )
+        return [PushResult(contact_id=r.contact_id, ok=True, remote_id="1") for r in records]
+
+    scripted.script = [stolen]
+    run = push_batch_process(connection_id=connection.pk)
+    state.refresh_from_db()
+    assert state.claim_token == "other-worker" and state.sync_status != SyncStatus.COMPLETE
+    assert run.released == 1
+
+
+def test_contact_edited_while_pushing_is_queued_again_after_the_push(connection, scripted):
+    state = _queued(connection, 1)[0]
+
+    def edited(records):
+        ContactSyncState.objects.filter(pk=state.pk).update(requeue_requested=True)
+        return [PushResult(contact_id=r.contact_id, ok=True, remote_id="1") for r in records]
+
+    scripted.script = [edited]
+    push_batch_process(connection_id=connection.pk)
+    state.refresh_from_db()
+    assert state.sync_status == SyncStatus.QUEUED and state.processing_status == ProcessingStatus.QUEUED
+    assert state.remote_id == "1" and not state.requeue_requested
+
+
+def test_high_priority_is_claimed_first(connection, scripted):
+    connection.batch_size = 1
+    connection.save()
+    _queued(connection, 2)
+    urgent = ContactSyncStateFactory(connection=connection, queued=True, priority=10)
+    push_batch_process(connection_id=connection.pk)
+    assert scripted.calls[0][0].contact_id == str(urgent.contact_id)
+
+
+def test_disabled_connection_is_not_pushed(connection, scripted):
+    _queued(connection, 1)
+    connection.enabled = False
+    connection.save()
+    assert push_batch_process(connection_id=connection.pk) is None
+    assert scripted.calls == []
