@@ -189,8 +189,15 @@ class BrevoConnector(BrevoImportMixin, Connector):
         existing = self._attribute_index()
         wanted: dict[str, Any] = {}
         for body in bodies.values():
-            for name, value in body["attributes"].items():
-                if name not in existing and name not in ("EMAIL",) and value not in (None, ""):
+            attributes = body["attributes"]
+            for name, value in list(attributes.items()):
+                if name in existing or name == "EMAIL":
+                    continue
+                if value in (None, ""):
+                    # Nothing to clear in an attribute the account does not have; Brevo would
+                    # refuse the whole contact for naming it.
+                    del attributes[name]
+                else:
                     wanted.setdefault(name, value)
         failures: dict[str, CrmError] = {}
         for name, value in wanted.items():

@@ -153,3 +153,11 @@ def test_a_timeout_is_retriable(make_connector):
     config_update(kind="brevo", changes={"timeout_seconds": 2})
     [result] = make_connector(fault="timeout", read_timeout=0.5).push_contacts([contact(1)])
     assert result.error.category == "timeout" and result.error.retriable, result.error
+
+
+def test_an_empty_field_never_names_an_attribute_the_account_lacks(make_connector):
+    """A blank job title must not make Brevo refuse the contact for an unknown JOB_TITLE."""
+    connector = make_connector()
+    [result] = connector.push_contacts([contact(90, job_title="")])
+    assert result.ok, result.error
+    assert "JOB_TITLE" not in {p.name for p in connector.list_properties(object_type="contacts")}
