@@ -336,8 +336,9 @@ class HubSpotConnector(Connector):
             data = self.client.search(object_type, body).data or {}
             raw = data.get("results") or []
             skip = set(state.get("skip", []))
+            field_mapping = self.field_mapping if object_type == "contacts" else None
             records = [
-                mapping.record_from_object(obj, object_type=object_type)
+                mapping.record_from_object(obj, object_type=object_type, field_mapping=field_mapping)
                 for obj in raw
                 if str(obj.get("id")) not in skip
             ]

@@ -136,12 +136,21 @@ def to_epoch_ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
 
-def record_from_object(obj: Mapping[str, Any], *, object_type: str) -> RemoteRecord:
-    properties = dict(obj.get("properties") or {})
-    updated = parse_timestamp(properties.get(MODIFIED_PROPERTY.get(object_type, ""))) or parse_timestamp(
+def record_from_object(
+    obj: Mapping[str, Any], *, object_type: str, field_mapping: Mapping[str, str] | None = None
+) -> RemoteRecord:
+    """A HubSpot object as a RemoteRecord.
+
+    With a field mapping (contacts), mapped properties come back under their local names, as
+    every connector returns them; the rest keep their HubSpot names.
+    """
+    raw = dict(obj.get("properties") or {})
+    reverse = {remote: local for local, remote in (field_mapping or {}).items()}
+    properties = {reverse.get(name, name): value for name, value in raw.items()}
+    updated = parse_timestamp(raw.get(MODIFIED_PROPERTY.get(object_type, ""))) or parse_timestamp(
         obj.get("updatedAt")
     )
-    email = properties.get("email") or None
+    email = raw.get("email") or None
     return RemoteRecord(
         remote_id=str(obj.get("id")),
         object_type=object_type,

@@ -236,3 +236,27 @@ def test_rate_tier_sets_limits_and_quota(org):
     assert HubSpotConnector.daily_quota_default(pro) == 625_000
     assert HubSpotConnector.rate_limit_default(oauth) == (110, 10.0)
     assert HubSpotConnector.daily_quota_default(oauth) is None
+
+
+def test_pulled_contacts_use_local_names_for_mapped_properties(connector, mocked_responses):
+    """Like every connector: firstname comes back as first_name, unmapped ones keep HubSpot's name."""
+    hubspot_object = {
+        "id": "7",
+        "properties": {
+            "email": "a@example.com",
+            "firstname": "Ada",
+            "jobtitle": "CTO",
+            "hs_lead_status": "NEW",
+        },
+        "updatedAt": "2024-01-01T00:00:00Z",
+    }
+    mocked_responses.post(
+        f"{BASE}/crm/v3/objects/contacts/search", json={"total": 1, "results": [hubspot_object]}
+    )
+    [page] = list(connector.pull_contacts(since=None))
+    assert page.records[0].properties == {
+        "email": "a@example.com",
+        "first_name": "Ada",
+        "job_title": "CTO",
+        "hs_lead_status": "NEW",
+    }
