@@ -5,6 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import QuerySet
 
+from integrations.connectors.base import Capability
 from integrations.models import CrmConnection
 from integrations.registry import get_connector_class
 
@@ -63,11 +64,20 @@ def connection_base_url(*, connection) -> str:
 
 
 def connection_field_mapping(*, connection) -> dict[str, str]:
-    """The connector's default mapping with the connection's overrides on top.
+    """The connector's default mapping, then the organization's custom contact properties, then
+    the connection's overrides on top.
 
-    An override mapping a field to "" (or null) removes that field from the mapping.
+    Custom properties are mapped for CRMs whose definitions property sync keeps in step (their
+    fields exist there under `remote_property_name`). An override mapping a field to "" (or
+    null) removes that field from the mapping.
     """
-    mapping = dict(get_connector_class(connection.kind).default_field_mapping)
+    connector_class = get_connector_class(connection.kind)
+    mapping = dict(connector_class.default_field_mapping)
+    if Capability.SYNC_PROPERTIES in connector_class.capabilities and connection.organization_id:
+        from properties.selectors import property_definitions_for
+
+        for name in property_definitions_for(organization=connection.organization_id, object_type="contacts"):
+            mapping.setdefault(name, connector_class.remote_property_name(name))
     for local, remote in (connection.field_mapping or {}).items():
         if remote:
             mapping[local] = remote

@@ -172,6 +172,11 @@ class Connector:
     # Object types whose property definitions this CRM keeps (Brevo and Mautic: contacts only).
     property_object_types: ClassVar[tuple[str, ...]] = ("contacts",)
 
+    @classmethod
+    def remote_property_name(cls, name: str) -> str:
+        """The CRM's name for a custom property our definitions call `name` (property sync creates it)."""
+        return name
+
     def property_projection(self, prop: RemoteProperty) -> RemoteProperty:
         """How this CRM would store a local definition (names, types, options as it lists them).
 

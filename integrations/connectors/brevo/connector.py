@@ -369,6 +369,10 @@ class BrevoConnector(BrevoImportMixin, Connector):
                 f"Brevo has contact attributes only, not {object_type}", crm=self.kind
             )
 
+    @classmethod
+    def remote_property_name(cls, name: str) -> str:
+        return mapping.attribute_name(name)
+
     def property_projection(self, prop: RemoteProperty) -> RemoteProperty:
         """What Brevo would list for this definition (upper-case name, no label, its own categories).
 

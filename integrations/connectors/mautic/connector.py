@@ -283,6 +283,10 @@ class MauticConnector(Connector):
             if not batch or len(batch) < PAGE_SIZE_MAX or (total is not None and start >= total):
                 return fields
 
+    @classmethod
+    def remote_property_name(cls, name: str) -> str:
+        return mapping.field_alias(name)
+
     def property_projection(self, prop: RemoteProperty) -> RemoteProperty:
         """What Mautic would list for this definition (its field types, groups and option lists).
 

@@ -320,3 +320,42 @@ def test_field_mapping_override_and_removal(org, mocked_responses):
         "hs_notes": "unmapped",
         "email": "person1@example.com",
     }
+
+
+def test_custom_properties_with_a_definition_are_pushed_under_their_name(org, connector, mocked_responses):
+    """Property sync creates `lead_score` in HubSpot, so a push maps it; an undefined key stays out."""
+    from tests.properties.factories import PropertyDefinitionFactory
+
+    PropertyDefinitionFactory(organization=org, name="lead_score", number=True)
+    record = ContactPayload(
+        contact_id="c1",
+        email="ada@example.com",
+        properties={"first_name": "Ada", "lead_score": 80, "undefined_key": "x"},
+    )
+    mocked_responses.post(
+        UPSERT,
+        json={
+            "status": "COMPLETE",
+            "results": [{"id": "1", "properties": {}, "new": True, "objectWriteTraceId": "0"}],
+        },
+        match=[
+            matchers.json_params_matcher(
+                {
+                    "inputs": [
+                        {
+                            "id": "ada@example.com",
+                            "idProperty": "email",
+                            "objectWriteTraceId": "0",
+                            "properties": {
+                                "firstname": "Ada",
+                                "lead_score": "80",
+                                "email": "ada@example.com",
+                            },
+                        }
+                    ]
+                }
+            )
+        ],
+    )
+    [result] = connector.push_contacts([record])
+    assert result.ok
