@@ -67,16 +67,18 @@ def connection_field_mapping(*, connection) -> dict[str, str]:
     """The connector's default mapping, then the organization's custom contact properties, then
     the connection's overrides on top.
 
-    Custom properties are mapped for CRMs whose definitions property sync keeps in step (their
-    fields exist there under `remote_property_name`). An override mapping a field to "" (or
+    Custom properties are mapped for CRMs whose definitions property sync keeps in step, once a
+    sync has created (or found) them there under `remote_property_name`. An override mapping a field to "" (or
     null) removes that field from the mapping.
     """
     connector_class = get_connector_class(connection.kind)
     mapping = dict(connector_class.default_field_mapping)
     if Capability.SYNC_PROPERTIES in connector_class.capabilities and connection.organization_id:
-        from properties.selectors import property_definitions_for
+        from properties.selectors import property_names_in_crm
 
-        for name in property_definitions_for(organization=connection.organization_id, object_type="contacts"):
+        for name in sorted(
+            property_names_in_crm(organization=connection.organization_id, crm=connection.kind)
+        ):
             mapping.setdefault(name, connector_class.remote_property_name(name))
     for local, remote in (connection.field_mapping or {}).items():
         if remote:

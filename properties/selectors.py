@@ -80,3 +80,26 @@ def property_sync_next_scheduled(*, now: datetime | None = None) -> datetime | N
     last_run = (task.last_run_at or now).astimezone(cron.timezone)
     remaining = schedule.remaining_estimate(last_run)
     return now + max(remaining, timedelta(0))
+
+
+def property_names_in_crm(*, organization, crm: str, object_type: str = "contacts") -> set[str]:
+    """Defined properties that a sync to `crm` created, updated or found there.
+
+    A push maps only these: a custom property the CRM does not have yet would make it refuse
+    the contact (HubSpot: PROPERTY_DOESNT_EXIST), so values follow once property sync ran.
+    """
+    synced = PropertySyncResult.objects.filter(
+        run__organization=organization,
+        run__crm=crm,
+        run__object_type=object_type,
+        sync_status__in=[
+            PropertySyncResult.Action.CREATED,
+            PropertySyncResult.Action.UPDATED,
+            PropertySyncResult.Action.SKIPPED,
+        ],
+    ).values("name")
+    return set(
+        PropertyDefinition.objects.filter(
+            organization=organization, object_type=object_type, name__in=synced
+        ).values_list("name", flat=True)
+    )

@@ -322,16 +322,7 @@ def test_field_mapping_override_and_removal(org, mocked_responses):
     }
 
 
-def test_custom_properties_with_a_definition_are_pushed_under_their_name(org, connector, mocked_responses):
-    """Property sync creates `lead_score` in HubSpot, so a push maps it; an undefined key stays out."""
-    from tests.properties.factories import PropertyDefinitionFactory
-
-    PropertyDefinitionFactory(organization=org, name="lead_score", number=True)
-    record = ContactPayload(
-        contact_id="c1",
-        email="ada@example.com",
-        properties={"first_name": "Ada", "lead_score": 80, "undefined_key": "x"},
-    )
+def upsert_expecting(mocked_responses, properties: dict) -> None:
     mocked_responses.post(
         UPSERT,
         json={
@@ -346,16 +337,36 @@ def test_custom_properties_with_a_definition_are_pushed_under_their_name(org, co
                             "id": "ada@example.com",
                             "idProperty": "email",
                             "objectWriteTraceId": "0",
-                            "properties": {
-                                "firstname": "Ada",
-                                "lead_score": "80",
-                                "email": "ada@example.com",
-                            },
+                            "properties": properties,
                         }
                     ]
                 }
             )
         ],
     )
-    [result] = connector.push_contacts([record])
-    assert result.ok
+
+
+def test_custom_properties_are_pushed_once_property_sync_put_them_in_the_crm(
+    org, connector, mocked_responses
+):
+    """A defined property HubSpot lacks would fail the contact; after a sync created it, it is pushed."""
+    from properties.models import PropertySyncResult
+    from tests.properties.factories import PropertyDefinitionFactory, PropertySyncRunFactory
+
+    PropertyDefinitionFactory(organization=org, name="lead_score", number=True)
+    record = ContactPayload(
+        contact_id="c1",
+        email="ada@example.com",
+        properties={"first_name": "Ada", "lead_score": 80, "undefined_key": "x"},
+    )
+    # given: defined, not yet synced to HubSpot
+    upsert_expecting(mocked_responses, {"firstname": "Ada", "email": "ada@example.com"})
+    assert connector.push_contacts([record])[0].ok
+    # when: a property sync created it in HubSpot
+    run = PropertySyncRunFactory(organization=org, crm="hubspot", object_type="contacts")
+    PropertySyncResult.objects.create(
+        run=run, name="lead_score", sync_status="created", remote_id="lead_score"
+    )
+    # then
+    upsert_expecting(mocked_responses, {"firstname": "Ada", "lead_score": "80", "email": "ada@example.com"})
+    assert HubSpotConnector(connector.connection).push_contacts([record])[0].ok
