@@ -40,6 +40,7 @@ CELERY_TASK_ROUTES = {
     "crm_sync.pull_*": {"queue": "pull"},
     "crm_sync.reap_*": {"queue": "maintenance"},
     "properties.*": {"queue": "maintenance"},
+    "contacts.*": {"queue": "maintenance"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -94,3 +94,21 @@ def test_purge_deletes_only_expired_keys(org):
     IdempotencyKey.objects.create(organization=org, key="new", endpoint="e", request_hash="h", created_at=now)
     assert idempotency_keys_purge(now=now) == 1
     assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new"]
+
+
+def test_the_hourly_purge_is_scheduled_and_its_task_purges(org):
+    from django_celery_beat.models import PeriodicTask
+
+    from contacts.tasks import purge_idempotency_keys
+
+    scheduled = PeriodicTask.objects.get(task="contacts.purge_idempotency_keys")
+    assert scheduled.enabled and scheduled.crontab.minute == "23" and scheduled.queue == "maintenance"
+    IdempotencyKey.objects.create(
+        organization=org,
+        key="old",
+        endpoint="e",
+        request_hash="h",
+        created_at=timezone.now() - timedelta(hours=30),
+    )
+    assert purge_idempotency_keys.run() == 1
+    assert not IdempotencyKey.objects.exists()
