@@ -10,6 +10,7 @@ import enum
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, ClassVar
 
 from integrations.errors import CapabilityNotSupported, CrmError
@@ -127,9 +128,12 @@ class Connector:
 
         return connection_credentials(connection=self.connection)
 
-    @property
+    @cached_property
     def field_mapping(self) -> dict[str, str]:
-        """The connector's default mapping with the connection's overrides on top."""
+        """The connector's default mapping with the connection's overrides on top.
+
+        Cached for this instance (one use: a batch or a pull), as it costs a query.
+        """
         from integrations.selectors import connection_field_mapping
 
         return connection_field_mapping(connection=self.connection)
