@@ -213,10 +213,12 @@ def test_memory_store_concurrent_refresh_fetches_once(mocked_responses):
     assert len(mocked_responses.calls) == 1
 
 
-@pytest.mark.requires_postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_refresh_on_postgres_refreshes_once(mocked_responses):
-    """Two workers (threads with their own DB connections) find the token expiring at once."""
+def test_concurrent_refresh_refreshes_once(mocked_responses):
+    """Two workers (threads with their own DB connections) find the token expiring at once.
+
+    PostgreSQL serialises them with a row lock, SQLite (embedded mode) with a file lock.
+    """
     from django.db import connections
 
     from tests.factories import OrganizationFactory
