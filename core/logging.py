@@ -10,6 +10,7 @@ import json
 import logging
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
@@ -66,6 +67,20 @@ def redact_data(value, *, secrets: tuple[str, ...] = ()):
     if isinstance(value, str):
         return redact(value, secrets=secrets)
     return value
+
+
+def redact_capped(value: Any, *, secrets: tuple[str, ...] = (), max_chars: int) -> Any:
+    """A redacted, JSON-safe copy of a request or response body, for operators to read later.
+
+    Past `max_chars` of JSON it becomes `{"truncated": true, "size": n, "preview": "..."}` so a
+    huge body never bloats the row that keeps it.
+    """
+    if value is None:
+        return None
+    text = json.dumps(redact_data(value, secrets=secrets), default=str)
+    if len(text) <= max_chars:
+        return json.loads(text)
+    return {"truncated": True, "size": len(text), "preview": text[:max_chars]}
 
 
 class RedactSecretsFilter(logging.Filter):

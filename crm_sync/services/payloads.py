@@ -6,7 +6,7 @@ from typing import Any
 
 from django.conf import settings
 
-from core.logging import redact_data
+from core.logging import redact_capped
 from integrations.connectors.base import ContactPayload
 
 # Local fields every push connector can map; custom properties are merged over them.
@@ -61,11 +61,4 @@ def contact_payload_build(*, contact, connection, remote_id: str = "") -> Contac
 
 def exchange_capture(value: Any, *, secrets: tuple[str, ...] = ()) -> Any:
     """Redact a request or response body and cap its size for storing on the state row."""
-    if value is None:
-        return None
-    cleaned = redact_data(value, secrets=secrets)
-    limit = settings.SYNC_DEBUG_BODY_MAX_BYTES
-    text = json.dumps(cleaned, default=str)
-    if len(text) <= limit:
-        return json.loads(text)
-    return {"truncated": True, "size": len(text), "preview": text[:limit]}
+    return redact_capped(value, secrets=secrets, max_chars=settings.SYNC_DEBUG_BODY_MAX_BYTES)

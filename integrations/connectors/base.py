@@ -13,7 +13,16 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, ClassVar
 
+from core.logging import redact_capped
 from integrations.errors import CapabilityNotSupported, CrmError
+
+# How much of a request or response body a PushResult keeps for operators.
+SNIPPET_MAX_CHARS = 2000
+
+
+def snippet(value: Any, *, secrets: tuple[str, ...] = ()) -> Any:
+    """A redacted, size-capped copy of a body for PushResult.request / .response."""
+    return redact_capped(value, secrets=secrets, max_chars=SNIPPET_MAX_CHARS)
 
 
 class Capability(enum.StrEnum):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from integrations.connectors.base import ContactPayload, PushResult
+from integrations.connectors.base import snippet as body_snippet
 from integrations.errors import CrmError, CrmValidationError
 
 from . import mapping
@@ -53,7 +54,7 @@ class BrevoImportMixin:
                 ok=True,
                 remote_id=records[index].remote_id,
                 created=None,
-                request=mapping.snippet(mapping.import_item(body), secrets=self._secrets()),
+                request=body_snippet(mapping.import_item(body), secrets=self._secrets()),
                 response={"status": 202, "processId": job.process_id, "state": "accepted"},
             )
 
@@ -106,7 +107,7 @@ class BrevoImportMixin:
             status="accepted",
             contact_count=len(items),
             request={"contacts": len(items), "listIds": list_ids, "bytes": size},
-            response=mapping.snippet(data, secrets=self._secrets()),
+            response=body_snippet(data, secrets=self._secrets()),
         )
 
     def import_status(self, process_id: int | str) -> ImportJob:
@@ -115,5 +116,5 @@ class BrevoImportMixin:
         return ImportJob(
             process_id=int(data.get("id") or process_id),
             status=str(data.get("status") or "unknown"),
-            response=mapping.snippet(data, secrets=self._secrets()),
+            response=body_snippet(data, secrets=self._secrets()),
         )

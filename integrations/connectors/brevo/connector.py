@@ -30,6 +30,7 @@ from integrations.connectors.base import (
     PushResult,
     RemoteProperty,
 )
+from integrations.connectors.base import snippet as body_snippet
 from integrations.errors import (
     CapabilityNotSupported,
     CrmAuthError,
@@ -235,7 +236,7 @@ class BrevoConnector(BrevoImportMixin, Connector):
                     contact_id=record.contact_id,
                     ok=False,
                     error=CrmValidationError(str(error), crm=self.kind),
-                    request=mapping.snippet(dict(record.properties), secrets=self._secrets()),
+                    request=body_snippet(dict(record.properties), secrets=self._secrets()),
                 )
         return bodies, failed
 
@@ -265,7 +266,7 @@ class BrevoConnector(BrevoImportMixin, Connector):
                     error=type(error)(
                         f"attribute {broken[0]} could not be created: {error.message}", crm=self.kind
                     ),
-                    request=mapping.snippet(body, secrets=self._secrets()),
+                    request=body_snippet(body, secrets=self._secrets()),
                 )
                 del bodies[index]
         if self._use_import(len(bodies)):
@@ -278,7 +279,7 @@ class BrevoConnector(BrevoImportMixin, Connector):
         stop: CrmError | None = None
         for index, body in bodies.items():
             record = records[index]
-            request = mapping.snippet(body, secrets=self._secrets())
+            request = body_snippet(body, secrets=self._secrets())
             if stop is not None:
                 error = _copy_error(stop, "not sent after an earlier failure in this batch: ")
                 results[index] = PushResult(
@@ -293,7 +294,7 @@ class BrevoConnector(BrevoImportMixin, Connector):
                     ok=False,
                     error=error,
                     request=request,
-                    response=mapping.snippet(
+                    response=body_snippet(
                         {"status": error.status, "body": error.body}, secrets=self._secrets()
                     ),
                 )
@@ -312,7 +313,7 @@ class BrevoConnector(BrevoImportMixin, Connector):
                 remote_id=remote_id,
                 created=created,
                 request=request,
-                response=mapping.snippet(
+                response=body_snippet(
                     {"status": response.status, "body": response.data}, secrets=self._secrets()
                 ),
             )

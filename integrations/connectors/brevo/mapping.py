@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from core.logging import redact_data
 from integrations.connectors.base import ContactPayload, RemoteProperty, RemoteRecord
 
 # Local contact field → Brevo attribute. `email` is not an attribute: it is the top-level key.
@@ -322,15 +321,3 @@ def error_details(body: Any) -> tuple[str, str, dict]:
     if isinstance(body, dict):
         return str(body.get("code") or ""), str(body.get("message") or ""), body.get("metadata") or {}
     return "", str(body or "")[:500], {}
-
-
-SNIPPET_MAX_CHARS = 2000
-
-
-def snippet(value: Any, *, secrets: tuple[str, ...] = ()) -> Any:
-    """A redacted, size-capped copy of a request or response body for operators."""
-    value = redact_data(value, secrets=secrets)
-    text = json.dumps(value, default=str)
-    if len(text) <= SNIPPET_MAX_CHARS:
-        return value
-    return {"truncated": True, "text": text[:SNIPPET_MAX_CHARS]}

@@ -21,6 +21,7 @@ from integrations.connectors.base import (
     PushResult,
     RemoteProperty,
 )
+from integrations.connectors.base import snippet as body_snippet
 from integrations.errors import (
     CapabilityNotSupported,
     CrmAuthError,
@@ -143,7 +144,7 @@ class MauticConnector(Connector):
             contact_id=record.contact_id,
             ok=error is None,
             error=error,
-            request=mapping.snippet(body, secrets=self._secrets()),
+            request=body_snippet(body, secrets=self._secrets()),
             **fields,
         )
 
@@ -153,7 +154,7 @@ class MauticConnector(Connector):
         try:
             response = self.client.batch_new(items)
         except CrmError as error:
-            response_snippet = mapping.snippet(
+            response_snippet = body_snippet(
                 {"status": error.status, "body": error.body}, secrets=self._secrets()
             )
             for index in chunk:
@@ -181,7 +182,7 @@ class MauticConnector(Connector):
                 found = str(mapping.contact_fields(contact).get("email") or "").lower()
                 if found and found != email:
                     contact = by_email.get(email)  # positions shifted: match on the merge key
-            snippet = mapping.snippet(
+            snippet = body_snippet(
                 {"status": status, "contact": _summary(contact), "error": item_error}, secrets=self._secrets()
             )
             if item_error is not None or (status is not None and status >= 400):
@@ -327,7 +328,7 @@ class MauticConnector(Connector):
                     remote_id=str(field.get("id")) if field.get("id") is not None else None,
                     created=True,
                     request=body,
-                    response=mapping.snippet(data, secrets=self._secrets()),
+                    response=body_snippet(data, secrets=self._secrets()),
                 )
             )
         return results

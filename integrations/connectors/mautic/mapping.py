@@ -6,14 +6,12 @@ back keyed by request index, as a list when the indexes are contiguous and as an
 when PHP left gaps, so every reader here accepts both.
 """
 
-import json
 import re
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from core.logging import redact_data
 from integrations.connectors.base import ContactPayload, RemoteProperty, RemoteRecord
 
 DEFAULT_FIELD_MAPPING: dict[str, str] = {
@@ -329,15 +327,3 @@ def _int(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
-
-
-SNIPPET_MAX_CHARS = 2000
-
-
-def snippet(value: Any, *, secrets: tuple[str, ...] = ()) -> Any:
-    """A redacted, size-capped copy of a request or response body for operators."""
-    value = redact_data(value, secrets=secrets)
-    text = json.dumps(value, default=str)
-    if len(text) <= SNIPPET_MAX_CHARS:
-        return value
-    return {"truncated": True, "text": text[:SNIPPET_MAX_CHARS]}

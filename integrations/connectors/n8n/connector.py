@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from integrations.connectors.base import Capability, Connector, ContactPayload, CredentialCheck, PushResult
+from integrations.connectors.base import snippet as body_snippet
 from integrations.errors import CrmAuthError, CrmError, CrmNotFound, CrmUnavailable, CrmValidationError
 
 from . import mapping
@@ -57,7 +58,7 @@ class N8nConnector(Connector):
         return self.client.http.secrets()
 
     def _response_snippet(self, status: int | None, body: Any) -> Any:
-        return mapping.snippet({"status": status, "body": body}, secrets=self._secrets())
+        return body_snippet({"status": status, "body": body}, secrets=self._secrets())
 
     # -- credential test ------------------------------------------------------------------
     def test_credentials(self) -> CredentialCheck:
@@ -155,6 +156,6 @@ class N8nConnector(Connector):
             contact_id=record.contact_id,
             ok=error is None,
             error=error,
-            request=mapping.snippet(item, secrets=self._secrets()),
+            request=body_snippet(item, secrets=self._secrets()),
             **fields,
         )

@@ -18,7 +18,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from core.logging import redact_data
 from integrations.connectors.base import ContactPayload
 
 # Properties travel under their local names; a connection mapping renames (or, with an
@@ -132,15 +131,3 @@ def item_results(body: Any, items: list[dict[str, Any]]) -> dict[int, dict[str, 
         if index is not None:
             outcomes[index] = result
     return outcomes
-
-
-SNIPPET_MAX_CHARS = 2000
-
-
-def snippet(value: Any, *, secrets: tuple[str, ...] = ()) -> Any:
-    """A redacted, size-capped copy of a request or response body for operators."""
-    value = redact_data(value, secrets=secrets)
-    text = json.dumps(value, default=str)
-    if len(text) <= SNIPPET_MAX_CHARS:
-        return value
-    return {"truncated": True, "text": text[:SNIPPET_MAX_CHARS]}
