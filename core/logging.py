@@ -33,6 +33,11 @@ _PATTERNS = [
         r"\1" + REDACTED,
     ),
 ]
+# Every pattern above needs one of these words; text with none of them (names, emails, dates:
+# nearly every value in a CRM body) skips the substitutions. Must stay in step with _PATTERNS.
+_TRIGGER = re.compile(
+    r"(?i)authorization|bearer|api-key|basic|token|api[-_]?key|apikey|secret|password|passwd|signature"
+)
 
 
 def redact(text: str, *, secrets: tuple[str, ...] = ()) -> str:
@@ -46,6 +51,8 @@ def redact(text: str, *, secrets: tuple[str, ...] = ()) -> str:
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, REDACTED)
+    if not _TRIGGER.search(text):
+        return text
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
@@ -69,15 +76,38 @@ def redact_data(value, *, secrets: tuple[str, ...] = ()):
     return value
 
 
+# Lower-case words one of which every redaction needs: each SECRET_KEYS and _PATTERNS alternative
+# contains one. Plain substring tests on a whole body are far cheaper than the regexes.
+_REDACTION_WORDS = (
+    "authorization", "bearer", "basic", "token", "api-key", "api_key", "apikey",
+    "secret", "password", "passwd", "pwd", "signature", "cookie",
+)  # fmt: skip
+# The non-ASCII letters re.IGNORECASE matches to ASCII ones (İ ı ſ K), as JSON escapes them.
+_ASCII_FOLDING_ESCAPES = ("\\u0130", "\\u0131", "\\u017f", "\\u212a")
+
+
+def _needs_redaction(text: str, secrets: tuple[str, ...]) -> bool:
+    """Whether anything in an ASCII JSON text could be redacted: a secret-named key, a pattern's
+    trigger word, or one of `secrets` as JSON writes it. False means redact_data would return
+    an equal copy, so the walk can be skipped."""
+    lowered = text.lower()
+    if any(word in lowered for word in _REDACTION_WORDS + _ASCII_FOLDING_ESCAPES):
+        return True
+    return any(secret and len(secret) >= 4 and json.dumps(secret)[1:-1] in text for secret in secrets)
+
+
 def redact_capped(value: Any, *, secrets: tuple[str, ...] = (), max_chars: int) -> Any:
     """A redacted, JSON-safe copy of a request or response body, for operators to read later.
 
     Past `max_chars` of JSON it becomes `{"truncated": true, "size": n, "preview": "..."}` so a
-    huge body never bloats the row that keeps it.
+    huge body never bloats the row that keeps it. Most CRM bodies hold nothing to redact: one
+    scan of their JSON text says so, and the per-value walk only runs when it might matter.
     """
     if value is None:
         return None
-    text = json.dumps(redact_data(value, secrets=secrets), default=str)
+    text = json.dumps(value, default=str)
+    if _needs_redaction(text, secrets):
+        text = json.dumps(redact_data(json.loads(text), secrets=secrets))
     if len(text) <= max_chars:
         return json.loads(text)
     return {"truncated": True, "size": len(text), "preview": text[:max_chars]}

@@ -10,6 +10,10 @@ SYNC_PROCESSING_LEASE_SECONDS = env.int("SYNC_PROCESSING_LEASE_SECONDS", default
 SYNC_PUSH_TASK_MAX_SECONDS = env.float("SYNC_PUSH_TASK_MAX_SECONDS", default=60.0)
 # How many push tasks the dispatcher starts at once for one connection with a backlog.
 SYNC_MAX_PARALLEL_PUSHES = env.int("SYNC_MAX_PARALLEL_PUSHES", default=4)
+# Batches one push task keeps in flight at once (threads, each with its own database
+# connection), so a worker process claims and writes back while it waits for the CRM.
+# PostgreSQL only; on SQLite a task always pushes one batch at a time.
+SYNC_PUSH_LANES = env.int("SYNC_PUSH_LANES", default=4)
 # Wait this long after a 429 that carried no Retry-After.
 SYNC_RATE_LIMIT_DEFAULT_WAIT_SECONDS = env.float("SYNC_RATE_LIMIT_DEFAULT_WAIT_SECONDS", default=10.0)
 # Largest number of contact ids accepted by bulk-queue-sync in one request.

@@ -11,3 +11,6 @@ FIELD_ENCRYPTION_KEYS = ["q1QCJ3o6x6B9Qd1iLvQ3qg5u0Cq3w7b0w8Zf0D6yJ2E="]
 # Live-server and sandbox threads each open a connection; close it with the request so a
 # PostgreSQL run does not pile up idle sessions (and can drop its test database at the end).
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+# A test's data lives in a transaction other connections cannot see: in-process pushes run
+# one batch at a time. Tests of parallel lanes ask for them (transactional, PostgreSQL).
+SYNC_PUSH_LANES = 1

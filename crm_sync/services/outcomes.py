@@ -34,6 +34,9 @@ WRITTEN_FIELDS = [
     "last_response",
     "updated_at",
 ]
+# What a push outcome writes; `requeue_requested` is read by the same statement (an edit made
+# while the push was in flight) and only cleared when the row is queued again.
+OUTCOME_FIELDS = [name for name in WRITTEN_FIELDS if name != "requeue_requested"]
 
 
 def _unclaim(state: ContactSyncState, now: datetime) -> None:

@@ -7,22 +7,26 @@ limit releases them at once.
 """
 
 import logging
+import threading
 import time
 import uuid
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection as db_connection
+from django.db import connections as db_connections
 from django.db import transaction
 from django.utils import timezone
 
-from core.bulk import bulk_update_rows
+from core.bulk import bulk_update_rows, bulk_update_where
 from crm_sync import connections
 from crm_sync.models import ContactSyncState, ProcessingStatus, SyncRun
 from crm_sync.queue import claim_batch, release_claimed
 from crm_sync.services.outcomes import (
+    OUTCOME_FIELDS,
     WRITTEN_FIELDS,
     state_apply_requeue,
     state_mark_complete,
@@ -94,19 +98,18 @@ def _write_back(*, states: list[ContactSyncState], token: str, now: datetime) ->
     again with its new data once this push is recorded.
     """
     with transaction.atomic():
-        owned = ContactSyncState.objects.filter(
-            pk__in=[s.pk for s in states], claim_token=token, processing_status=ProcessingStatus.PROCESSING
+        owned = bulk_update_where(
+            ContactSyncState,
+            states,
+            OUTCOME_FIELDS,
+            where={"claim_token": token, "processing_status": ProcessingStatus.PROCESSING},
+            returning=["requeue_requested"],
         )
-        if db_connection.features.has_select_for_update:
-            owned = owned.select_for_update(no_key=True)
-        requeue = dict(owned.values_list("pk", "requeue_requested"))
-        mine = [s for s in states if s.pk in requeue]
-        for state in mine:
-            if requeue[state.pk]:
-                state_apply_requeue(state, now=now)
-        if mine:
-            bulk_update_rows(ContactSyncState, mine, WRITTEN_FIELDS)
-    return len(mine)
+        requeued = [state for state in states if owned.get(state.pk, (False,))[0]]
+        for state in requeued:
+            state_apply_requeue(state, now=now)
+        bulk_update_rows(ContactSyncState, requeued, WRITTEN_FIELDS)
+    return len(owned)
 
 
 def push_batch_process(
@@ -268,22 +271,71 @@ def _run_record(*, connection, tally: BatchTally, started, worker: str, t0: floa
     )
 
 
-def push_connection_drain(
-    *, connection_id: int, max_seconds: float, worker: str = ""
+def _drain_serial(
+    *, connection_id: int, deadline: float, worker: str, stop: threading.Event | None = None
 ) -> tuple[list[SyncRun], bool]:
-    """Push batches of one connection until nothing is due or `max_seconds` have passed.
-
-    Return the runs and whether work was left because the time budget ran out (the task
-    then hands over to a fresh task instead of nearing its time limit).
-    """
-    deadline = time.monotonic() + max_seconds
     runs: list[SyncRun] = []
     while True:
         if time.monotonic() >= deadline:
             return runs, True
+        if stop is not None and stop.is_set():
+            return runs, False
         run = push_batch_process(connection_id=connection_id, worker=worker)
         if run is None:
             return runs, False
         runs.append(run)
         if run.outcome == SyncRun.Outcome.RATE_LIMITED or connections.circuit_is_open_by_id(connection_id):
             return runs, False
+
+
+def _drain_lane(*, connection_id: int, deadline: float, worker: str, stop: threading.Event):
+    try:
+        return _drain_serial(connection_id=connection_id, deadline=deadline, worker=worker, stop=stop)
+    finally:
+        # Database connections are per thread: the lane's own must not outlive it.
+        db_connections.close_all()
+
+
+def push_lanes(requested: int | None = None) -> int:
+    """How many batches one task keeps in flight; one where the database has no row-level claims."""
+    if not db_connection.features.has_select_for_update_skip_locked:
+        return 1  # SQLite serializes writers: parallel lanes would only queue on its lock
+    return max(requested if requested is not None else settings.SYNC_PUSH_LANES, 1)
+
+
+def push_connection_drain(
+    *, connection_id: int, max_seconds: float, worker: str = "", lanes: int | None = None
+) -> tuple[list[SyncRun], bool]:
+    """Push batches of one connection until nothing is due or `max_seconds` have passed.
+
+    Return the runs and whether work was left because the time budget ran out (the task
+    then hands over to a fresh task instead of nearing its time limit).
+
+    A batch spends most of its time waiting (on the CRM, on the database), so one task runs
+    `lanes` claim-push-write loops side by side in threads, each with its own database
+    connection: while one lane waits for the CRM, another writes back or claims. The claim
+    (SKIP LOCKED) keeps lanes from ever holding the same contact. On the soft time limit the
+    lanes finish the batch in hand (bounded by the connector's timeouts), then stop.
+    """
+    deadline = time.monotonic() + max_seconds
+    lanes = push_lanes(lanes)
+    if lanes == 1:
+        return _drain_serial(connection_id=connection_id, deadline=deadline, worker=worker)
+    stop = threading.Event()
+    with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix=f"push-{connection_id}") as pool:
+        futures = [
+            pool.submit(_drain_lane, connection_id=connection_id, deadline=deadline, worker=worker, stop=stop)
+            for _ in range(lanes)
+        ]
+        try:
+            # A lane's error (or the soft time limit, raised in this thread) stops the others.
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            for future in done:
+                future.result()  # re-raises a lane's error
+            outcomes = [future.result() for future in futures]
+        except BaseException:
+            stop.set()
+            wait(futures)
+            raise
+    runs = [run for lane_runs, _ in outcomes for run in lane_runs]
+    return runs, any(budget_spent for _, budget_spent in outcomes)

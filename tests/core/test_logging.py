@@ -48,3 +48,97 @@ def test_tracebacks_are_redacted_and_json_lines_parse():
     assert payload["message"] == "boom"
     assert "hunter2" not in line
     assert "ValueError" in payload["exc"]
+
+
+def test_the_trigger_gate_never_changes_what_redact_returns():
+    """redact() skips its patterns when no trigger word occurs: it must agree with the patterns run always."""
+    from core.logging import _PATTERNS
+
+    samples = [
+        "Ada Lovelace",
+        "ada@example.com",
+        "2026-11-26T10:00:00Z",
+        "Authorization: Bearer abcdefghijkl",
+        "AUTHORIZATION=xyz123",
+        "header Api-Key 0123456789abc",
+        "Basic dXNlcjpwYXNz",
+        'Token token="abcdef123456"',
+        "https://crm.example.com/api?api_key=SEKRET123&x=1",
+        '{"client_secret": "s3cr3t-value", "name": "n"}',
+        "my_password=hunter22 and PASSWD: zz",
+        "x-signature=deadbeef00",
+        "refresh-token: r-0123456789",
+        "bearer",
+        "apikey=abc",
+    ]
+
+    def patterns_always(text: str) -> str:
+        for pattern, replacement in _PATTERNS:
+            text = pattern.sub(replacement, text)
+        return text
+
+    for text in samples:
+        assert redact(text) == patterns_always(text), text
+    assert redact("Ada Lovelace") == "Ada Lovelace"
+    assert "hunter22" not in redact("my_password=hunter22")
+
+
+def test_the_ascii_folding_escapes_are_every_non_ascii_letter_ignorecase_matches():
+    import re
+
+    from core.logging import _ASCII_FOLDING_ESCAPES
+
+    letter = re.compile("(?i)[a-z]")
+    folding = [f"\\u{c:04x}" for c in range(128, 0x30000) if letter.fullmatch(chr(c))]
+    assert sorted(folding) == sorted(_ASCII_FOLDING_ESCAPES)
+
+
+def _slow_redact_capped(value, *, secrets=(), max_chars=8192):
+    import json
+
+    from core.logging import redact_data
+
+    text = json.dumps(redact_data(json.loads(json.dumps(value, default=str)), secrets=secrets))
+    if len(text) <= max_chars:
+        return json.loads(text)
+    return {"truncated": True, "size": len(text), "preview": text[:max_chars]}
+
+
+def test_redact_capped_skips_the_walk_only_when_it_would_change_nothing():
+    import random
+    from datetime import UTC, datetime
+
+    from core.logging import redact_capped
+
+    fragments = [
+        "Ada", "ada@example.com", " ", "=", ":", '"', "Authorization", "Bearer ", "abcdefgh1234",
+        "api_key", "API-KEY", "apikey", "x-api-key", "Token", "token token=", "client_secret",
+        "password", "PASSWD", "pwd", "signature", "Cookie", "basic ", "access-token", "tok\u212aen",
+        "\u017fecret", "SUPERSECRET", "s\"q", "é", "\\",
+    ]  # fmt: skip
+    rng = random.Random(7)
+    for _ in range(3000):
+        words = lambda: "".join(rng.choice(fragments) for _ in range(rng.randint(0, 4)))  # noqa: E731
+        value = {
+            words() or "k": words(),
+            "nested": [{words() or "n": words()}, words(), 3, None, True],
+            "at": datetime(2026, 11, 26, tzinfo=UTC),
+        }
+        secrets = (rng.choice(["SUPERSECRET", 's"q-secret-value', "é-long-secret"]),)
+        assert redact_capped(value, secrets=secrets, max_chars=8192) == _slow_redact_capped(
+            value, secrets=secrets
+        ), value
+
+
+def test_redact_capped_still_redacts_keys_values_and_secrets_and_caps():
+    from core.logging import redact_capped
+
+    value = {"properties": {"email": "a@example.com", "api_key": "k-123456"}, "note": "Bearer abcdefghij"}
+    out = redact_capped(value, secrets=("a@example",), max_chars=8192)
+    assert out == {
+        "properties": {"email": "[REDACTED].com", "api_key": "[REDACTED]"},
+        "note": "Bearer [REDACTED]",
+    }
+    assert redact_capped({"email": "x@example.com"}, max_chars=8192) == {"email": "x@example.com"}
+    capped = redact_capped({"big": "x" * 100}, max_chars=20)
+    assert capped["truncated"] is True and capped["size"] > 100 and len(capped["preview"]) == 20

@@ -245,3 +245,94 @@ def test_disabled_connection_is_not_pushed(connection, scripted):
     connection.save()
     assert push_batch_process(connection_id=connection.pk) is None
     assert scripted.calls == []
+
+
+@pytest.mark.requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_parallel_lanes_push_every_contact_exactly_once(connection, scripted):
+    """Four lanes (threads, each its own database connection) drain one connection together:
+    every contact is sent once, in batches no two lanes share, and ends Complete."""
+    connection.batch_size = 7
+    connection.save()
+    states = _queued(connection, 60)
+    seen_threads = set()
+
+    def slow_success(records):
+        import threading
+        import time
+
+        seen_threads.add(threading.get_ident())
+        time.sleep(0.02)  # a CRM round trip, so lanes overlap
+        return [
+            PushResult(contact_id=r.contact_id, ok=True, remote_id=f"r-{r.contact_id[:8]}") for r in records
+        ]
+
+    scripted.script = [slow_success] * 20
+    runs, budget_spent = push_connection_drain(connection_id=connection.pk, max_seconds=30, lanes=4)
+    sent = [payload.contact_id for call in scripted.calls for payload in call]
+    assert sorted(sent) == sorted(str(s.contact_id) for s in states)  # each exactly once
+    assert len(seen_threads) > 1  # the lanes really ran side by side
+    assert not budget_spent and sum(run.succeeded for run in runs) == 60
+    assert ContactSyncState.objects.filter(sync_status=SyncStatus.COMPLETE, claim_token=None).count() == 60
+
+
+@pytest.mark.requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_parallel_lanes_stop_together_when_the_time_budget_is_spent(connection, scripted):
+    connection.batch_size = 5
+    connection.save()
+    _queued(connection, 40)
+
+    def slow_success(records):
+        import time
+
+        time.sleep(0.3)
+        return [PushResult(contact_id=r.contact_id, ok=True) for r in records]
+
+    scripted.script = [slow_success] * 8
+    runs, budget_spent = push_connection_drain(connection_id=connection.pk, max_seconds=0.2, lanes=2)
+    # each lane finished the batch in hand, then handed over: nothing is left claimed
+    assert budget_spent and 1 <= len(runs) <= 2
+    assert not ContactSyncState.objects.filter(processing_status=ProcessingStatus.PROCESSING).exists()
+    assert ContactSyncState.objects.filter(processing_status=ProcessingStatus.QUEUED).count() == 40 - 5 * len(
+        runs
+    )
+
+
+def test_lanes_are_one_where_the_database_cannot_claim_rows_apart(settings):
+    from django.db import connection as db_connection
+
+    from crm_sync.services.push import push_lanes
+
+    settings.SYNC_PUSH_LANES = 6
+    expected = 6 if db_connection.features.has_select_for_update_skip_locked else 1
+    assert push_lanes() == expected
+    assert push_lanes(3) == (3 if expected == 6 else 1)
+    assert push_lanes(0) == 1
+
+
+@pytest.mark.requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_lane_stops_the_others_and_the_error_reaches_the_task(connection, scripted, monkeypatch):
+    from django.db import OperationalError
+
+    import crm_sync.services.push as push_module
+
+    connection.batch_size = 5
+    connection.save()
+    _queued(connection, 40)
+    real = push_module.push_batch_process
+    calls = []
+
+    def flaky(**kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OperationalError("connection lost")
+        return real(**kwargs)
+
+    monkeypatch.setattr(push_module, "push_batch_process", flaky)
+    with pytest.raises(OperationalError):
+        push_connection_drain(connection_id=connection.pk, max_seconds=30, lanes=2)
+    # the other lane stopped after its batch in hand instead of draining the queue
+    assert ContactSyncState.objects.filter(processing_status=ProcessingStatus.QUEUED).count() >= 20
+    assert not ContactSyncState.objects.filter(processing_status=ProcessingStatus.PROCESSING).exists()

@@ -1,0 +1,91 @@
+"""core.bulk: many rows' different values in one statement, with an optional compare-and-set."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection as db_connection
+from django.test.utils import CaptureQueriesContext
+
+from core.bulk import bulk_update_rows, bulk_update_where
+from crm_sync.models import ContactSyncState, ProcessingStatus, SyncStatus
+from tests.crm_sync.factories import ContactSyncStateFactory
+
+pytestmark = pytest.mark.django_db
+
+WHEN = datetime(2026, 11, 26, 12, 30, 15, 123456, tzinfo=UTC)
+
+
+def _rows(n, **kwargs):
+    states = [ContactSyncStateFactory(**kwargs) for _ in range(n)]
+    return sorted(states, key=lambda s: s.pk)
+
+
+def test_bulk_update_rows_writes_each_row_its_own_values_of_every_type():
+    states = _rows(3)
+    for i, state in enumerate(states):
+        state.sync_status = [SyncStatus.COMPLETE, SyncStatus.ERROR, SyncStatus.QUEUED][i]
+        state.retry_count = i * 2
+        state.error = f"error «{i}» with 'quotes' and \\ backslash" if i else ""
+        state.last_synced_at = WHEN + timedelta(days=i) if i != 1 else None
+        state.requeue_requested = bool(i % 2)
+        state.last_response = {"id": i, "nested": [1, None, "é"]} if i != 2 else None
+    assert (
+        bulk_update_rows(
+            ContactSyncState,
+            states,
+            ["sync_status", "retry_count", "error", "last_synced_at", "requeue_requested", "last_response"],
+        )
+        == 3
+    )
+    for i, state in enumerate(states):
+        fresh = ContactSyncState.objects.get(pk=state.pk)
+        assert fresh.sync_status == state.sync_status
+        assert fresh.retry_count == i * 2
+        assert fresh.error == state.error
+        assert fresh.last_synced_at == state.last_synced_at
+        assert fresh.requeue_requested is bool(i % 2)
+        assert fresh.last_response == state.last_response
+
+
+def test_bulk_update_where_writes_only_rows_that_still_match_and_returns_what_it_found():
+    mine = _rows(3, queued=True)
+    ContactSyncState.objects.filter(pk__in=[s.pk for s in mine]).update(
+        claim_token="me", processing_status=ProcessingStatus.PROCESSING
+    )
+    # one row was taken from us meanwhile, one was flagged
+    ContactSyncState.objects.filter(pk=mine[0].pk).update(claim_token="someone-else")
+    ContactSyncState.objects.filter(pk=mine[1].pk).update(requeue_requested=True)
+    for state in mine:
+        state.sync_status = SyncStatus.COMPLETE
+        state.processing_status = ProcessingStatus.COMPLETE
+        state.claim_token = None
+        state.last_synced_at = WHEN
+    with CaptureQueriesContext(db_connection) as queries:
+        found = bulk_update_where(
+            ContactSyncState,
+            mine,
+            ["sync_status", "processing_status", "claim_token", "last_synced_at"],
+            where={"claim_token": "me", "processing_status": ProcessingStatus.PROCESSING},
+            returning=["requeue_requested"],
+        )
+    assert found == {mine[1].pk: (True,), mine[2].pk: (False,)}
+    taken = ContactSyncState.objects.get(pk=mine[0].pk)
+    assert taken.claim_token == "someone-else" and taken.sync_status == SyncStatus.QUEUED
+    for state in mine[1:]:
+        fresh = ContactSyncState.objects.get(pk=state.pk)
+        assert fresh.sync_status == SyncStatus.COMPLETE and fresh.claim_token is None
+        assert fresh.last_synced_at == WHEN
+    if db_connection.vendor == "postgresql":
+        assert len(queries) == 1  # one compare-and-set statement, whatever the row count
+
+
+def test_bulk_update_where_refuses_to_return_a_column_it_writes():
+    state = _rows(1)[0]
+    with pytest.raises(ValueError):
+        bulk_update_where(ContactSyncState, [state], ["error"], where={}, returning=["error"])
+
+
+def test_empty_input_touches_nothing(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert bulk_update_rows(ContactSyncState, [], ["error"]) == 0
+        assert bulk_update_where(ContactSyncState, [], ["error"], where={"claim_token": "x"}) == {}
