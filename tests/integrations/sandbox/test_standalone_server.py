@@ -80,6 +80,9 @@ def test_serves_only_the_sandbox_over_http(tmp_path):
         )
         assert upsert.status_code == 200 and upsert.json()["results"][0]["new"] is True
         assert upsert.headers["X-HubSpot-RateLimit-Max"] == "100"
+        # keep-alive, as a real CRM: a length and no "Connection: close"
+        assert int(upsert.headers["Content-Length"]) == len(upsert.content)
+        assert upsert.headers.get("Connection", "").lower() != "close"
         assert session.get(f"{base}/sandbox/hubspot/account-info/v3/details", timeout=5).status_code == 200
         with pytest.raises(requests.ReadTimeout):
             session.get(

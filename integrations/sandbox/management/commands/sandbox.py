@@ -15,7 +15,9 @@ from django.db.migrations.executor import MigrationExecutor
 
 # Brevo imports take up to 10 MB and n8n payloads up to 16 MB: the standalone server lets them in.
 MAX_BODY_BYTES = 20 * 1024 * 1024
-MIDDLEWARE = ["core.middleware.RequestIdMiddleware"]
+# CommonMiddleware sets Content-Length, without which Django's server closes the connection
+# after every response: real CRMs keep connections alive, and so must the sandbox.
+MIDDLEWARE = ["core.middleware.RequestIdMiddleware", "django.middleware.common.CommonMiddleware"]
 
 
 class Command(BaseCommand):
