@@ -106,3 +106,22 @@ def test_serves_only_the_sandbox_over_http(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_the_server_sends_without_waiting_for_acks():
+    """Nagle's algorithm held every response body ~40 ms for the client's delayed ACK."""
+    import socket
+
+    from django.core.servers.basehttp import WSGIRequestHandler
+
+    from integrations.sandbox.management.commands.sandbox import NoDelayWSGIServer
+
+    server = NoDelayWSGIServer(("127.0.0.1", 0), WSGIRequestHandler)
+    client = socket.create_connection(server.server_address)
+    try:
+        accepted, _ = server.get_request()
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        accepted.close()
+    finally:
+        client.close()
+        server.server_close()
