@@ -8,10 +8,12 @@ INSERT … SELECT generate_series, then times:
   - sync-stats (crm_sync.selectors.sync_stats) over the resulting states: goal < 200 ms
     (median of 5 runs after a warm-up and ANALYZE).
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/h_sync .venv/bin/python bench/queue_all.py [--count N]
+    DATABASE_URL=postgres://postgres@127.0.0.1/bench_queue .venv/bin/python bench/queue_all.py [--count N]
 
 It needs a migrated PostgreSQL database and leaves the benchmark organization in it
-(re-running replaces it). Nothing here is asserted by the test suite.
+(re-running replaces it, through the ORM, which is slow at a million rows: a freshly created
+and migrated database per run is quicker and gives comparable figures). Nothing here is
+asserted by the test suite; docs/benchmarks.md records the figures and where the time goes.
 """
 
 import argparse

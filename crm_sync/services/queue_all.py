@@ -1,24 +1,26 @@
 """Queue every contact matching filters (the seed's 1.3), with a dry run that counts what it skips and why.
 
 A count query, then one UPDATE and one INSERT … SELECT (queueing._queue_matched), whatever
-the number of contacts.
+the number of contacts. Where the time of a million-contact queue-all goes, and why the
+statements look as they do: docs/benchmarks.md "bench/queue_all.py".
 """
 
 from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, Q
 from django.utils import timezone
 
 from accounts.actors import Actor
 from contacts.selectors import contact_list
 from core.errors import InvalidInput
 from crm_sync import connections
-from crm_sync.models import ContactSyncState, Priority, SyncStatus
+from crm_sync.models import Priority
 from crm_sync.services.queueing import (
     _active_state,
     _audit_many,
+    _complete_state,
     _push_now,
     _queue_matched,
     _unchanged_state,
@@ -85,15 +87,8 @@ def contacts_queue_all(
     rank = priority_parse(priority)
     contact_filters, not_synced = queue_all_filters_parse(filters)
     connection = connections.organization_connection(organization=organization, crm=crm)
-    matched = contact_list(organization=organization, filters=contact_filters).order_by()
-    if not_synced:
-        matched = matched.exclude(
-            Exists(
-                ContactSyncState.objects.filter(
-                    connection=connection, contact=OuterRef("pk"), sync_status=SyncStatus.COMPLETE
-                )
-            )
-        )
+    contacts = contact_list(organization=organization, filters=contact_filters).order_by()
+    matched = contacts.exclude(Exists(_complete_state(connection.pk))) if not_synced else contacts
     counts = matched.aggregate(
         matched=Count("pk"),
         no_email=Count("pk", filter=Q(email="")),
@@ -120,7 +115,8 @@ def contacts_queue_all(
     with transaction.atomic():
         return _queue_all_apply(
             result=result,
-            matched=matched,
+            contacts=contacts,
+            not_synced=not_synced,
             connection=connection,
             now=now,
             rank=rank,
@@ -133,9 +129,11 @@ def contacts_queue_all(
 
 
 def _queue_all_apply(
-    *, result, matched, connection, now, rank, force, organization, actor, crm, filters
+    *, result, contacts, not_synced, connection, now, rank, force, organization, actor, crm, filters
 ) -> dict:
-    counts = _queue_matched(matched=matched, connection=connection, now=now, priority=rank, force=force)
+    counts = _queue_matched(
+        matched=contacts, connection=connection, now=now, priority=rank, force=force, not_synced=not_synced
+    )
     _audit_many(
         organization=organization,
         actor=actor,

@@ -70,8 +70,10 @@ def _active_state(connection_id: int):
     ).values("pk")
 
 
-def _any_state(connection_id: int):
-    return ContactSyncState.objects.filter(connection_id=connection_id, contact=OuterRef("pk")).values("pk")
+def _complete_state(connection_id: int):
+    return ContactSyncState.objects.filter(
+        connection_id=connection_id, contact=OuterRef("pk"), sync_status=SyncStatus.COMPLETE
+    ).values("pk")
 
 
 def contact_queue(
@@ -251,13 +253,19 @@ def _audit_many(
     )
 
 
-def _queue_matched(*, matched, connection, now: datetime, priority: int, force: bool) -> int:
+def _queue_matched(
+    *, matched, connection, now: datetime, priority: int, force: bool, not_synced: bool = False
+) -> int:
     """Queue every contact of `matched` that has an email, is not queued and (unless forced) changed.
 
     Two statements: an UPDATE of the rows that exist, an INSERT … SELECT of those that do not.
-    Callers run it inside their transaction.
+    `not_synced` also leaves out contacts whose state is Complete. Callers run it inside their
+    transaction.
     """
-    eligible = matched.exclude(email="").exclude(Exists(_active_state(connection.pk)))
+    with_email = matched.exclude(email="")
+    eligible = with_email.exclude(Exists(_active_state(connection.pk)))
+    if not_synced:
+        eligible = eligible.exclude(Exists(_complete_state(connection.pk)))
     if not force:
         eligible = eligible.exclude(Exists(_unchanged_state(connection.pk)))
     updated = states_requeue(
@@ -266,8 +274,10 @@ def _queue_matched(*, matched, connection, now: datetime, priority: int, force: 
         priority=priority,
         force=force,
     )
+    # Every contact the UPDATE skipped (queued, unchanged, Complete) has a row, and the
+    # INSERT skips contacts with a row (ON CONFLICT), so it needs none of those filters.
     inserted = states_insert_queued(
-        contact_ids=eligible.exclude(Exists(_any_state(connection.pk))).values("pk"),
+        contact_ids=with_email.values("pk"),
         connection_id=connection.pk,
         now=now,
         priority=priority,

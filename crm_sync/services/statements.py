@@ -9,7 +9,6 @@ from datetime import datetime
 from django.db import connection as db_connection
 from django.db.models import QuerySet
 
-from contacts.models import Contact
 from crm_sync.models import ContactSyncState, Priority, ProcessingStatus, SyncStatus
 
 
@@ -55,13 +54,29 @@ def states_insert_queued(
 ) -> int:
     """INSERT … SELECT a Queued row for every contact in `contact_ids` that has none yet.
 
-    `contact_ids` is a queryset of Contact `pk` values; it is compiled into the SELECT, so
-    the ids never travel through Python. Existing rows are left alone (ON CONFLICT DO
-    NOTHING), so concurrent queueing of one contact makes one row.
+    `contact_ids` is a queryset of Contact `pk` values; it is compiled into the statement, so
+    the ids never travel through Python. Contacts that already have a row are skipped by ON
+    CONFLICT DO NOTHING (one probe of the unique index each), which also makes concurrent
+    queueing of one contact make one row; the SELECT need not read this table.
+
+    How it is shaped for a million rows (docs/benchmarks.md "bench/queue_all.py"):
+    - the ids are collected first (a MATERIALIZED CTE) and sorted, so the SELECT has finished
+      before the first row is written: a plan that scans this table inside the SELECT can
+      never rescan rows the INSERT is adding; and the unique (contact, connection) index is
+      then filled in key order, page by page, instead of at random;
+    - on PostgreSQL the contacts are locked FOR KEY SHARE as they are read (heap order),
+      which is the lock the contact foreign-key check takes at COMMIT: taken here in one
+      sequential pass, the million checks then find it already held and write nothing.
+      Concurrent contact edits are not blocked (KEY SHARE conflicts only with DELETE and key
+      changes); a contact deleted before the lock is simply not queued.
     """
+    contact_ids = contact_ids.order_by()  # the ids are sorted below; and DISTINCT must not widen them
     select_sql, select_params = contact_ids.query.sql_with_params()
     table = ContactSyncState._meta.db_table
     ops = db_connection.ops
+    postgres = db_connection.vendor == "postgresql"
+    if postgres and _lockable(contact_ids):
+        select_sql += f" FOR KEY SHARE OF {ops.quote_name(contact_ids.query.base_table)}"
     stamp = ops.adapt_datetimefield_value(now)
     columns = [
         "contact_id",
@@ -76,12 +91,19 @@ def states_insert_queued(
         "updated_at",
     ]
     quoted = ", ".join(ops.quote_name(c) for c in columns)
-    contact_table = ops.quote_name(Contact._meta.db_table)
+    materialized = "MATERIALIZED " if postgres else ""
     # Only quoted identifiers and the ORM's compiled SQL are interpolated; values are parameters.
-    insert = f"INSERT INTO {ops.quote_name(table)} ({quoted}) "
-    select = f"SELECT c.id, %s, %s, %s, %s, 0, %s, %s, %s, %s FROM {contact_table} AS c "  # noqa: S608
-    sql = insert + select + f"WHERE c.id IN ({select_sql}) ON CONFLICT (contact_id, connection_id) DO NOTHING"
+    # The WITH sits inside the INSERT (Python's sqlite3 gives a statement starting with WITH
+    # no rowcount); "WHERE true" keeps SQLite from reading ON CONFLICT as a join's ON clause.
+    sql = (
+        f"INSERT INTO {ops.quote_name(table)} ({quoted}) "  # noqa: S608
+        f"WITH picked (contact_id) AS {materialized}({select_sql}) "
+        "SELECT p.contact_id, %s, %s, %s, %s, 0, %s, %s, %s, %s "
+        "FROM (SELECT contact_id FROM picked ORDER BY contact_id) AS p "
+        "WHERE true ON CONFLICT (contact_id, connection_id) DO NOTHING"
+    )
     params = (
+        *select_params,
         connection_id,
         SyncStatus.QUEUED.value,
         ProcessingStatus.QUEUED.value,
@@ -90,8 +112,14 @@ def states_insert_queued(
         stamp,
         stamp,
         stamp,
-        *select_params,
     )
     with db_connection.cursor() as cursor:
         cursor.execute(sql, params)
         return max(cursor.rowcount, 0)
+
+
+def _lockable(queryset: QuerySet) -> bool:
+    """True when FOR KEY SHARE may follow the queryset's SQL (PostgreSQL refuses it after
+    DISTINCT, GROUP BY or a UNION)."""
+    query = queryset.query
+    return not (query.distinct or query.combinator or query.group_by is not None)

@@ -131,6 +131,36 @@ def test_sync_stats_is_one_aggregate_query(api_client, connection, django_assert
         api_client.get("/api/v1/contacts/sync-stats/?crm=scripted")
 
 
+def test_sync_stats_last_24h_counts_each_timestamp_only_for_its_status(api_client, connection):
+    """A recent retry of a row now Complete is no error; a recent sync of a row now failed is no sync."""
+    recent = timezone.now() - timedelta(hours=1)
+    ContactSyncStateFactory(connection=connection, complete=True, last_retry_at=recent)
+    ContactSyncStateFactory(connection=connection, errored=True, last_synced_at=recent)
+    body = api_client.get("/api/v1/contacts/sync-stats/?crm=scripted").json()
+    assert body["last_24h"] == {"synced": 1, "errors": 1}
+    assert body["synced"] == 1 and body["errors"] == 1 and body["total_contacts"] == 2
+
+
+@pytest.mark.requires_postgres
+def test_sync_stats_query_can_be_answered_from_the_stats_index(connection):
+    """Only stats-index columns are read, so PostgreSQL can use an index-only scan."""
+    from django.db import connection as db_connection
+    from django.test.utils import CaptureQueriesContext
+
+    from crm_sync.selectors import sync_stats
+
+    ContactSyncStateFactory(connection=connection, complete=True)
+    with CaptureQueriesContext(db_connection) as captured:
+        sync_stats(connection=connection)
+    sql = captured.captured_queries[-1]["sql"]
+    with db_connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute(f"EXPLAIN {sql}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Index Only Scan using crm_sync_state_stats" in plan, plan
+
+
 def test_sync_stats_empty_has_zero_rate(api_client, connection):
     body = api_client.get("/api/v1/contacts/sync-stats/?crm=scripted").json()
     assert body["total_contacts"] == 0 and body["success_rate"] == 0.0
