@@ -35,6 +35,7 @@ from django.db import connection  # noqa: E402
 
 from accounts.actors import Actor  # noqa: E402
 from accounts.models import Organization  # noqa: E402
+from crm_sync.models import ContactSyncState, ProcessingStatus, SyncStatus  # noqa: E402
 from crm_sync.selectors import sync_stats  # noqa: E402
 from crm_sync.services.queue_all import contacts_queue_all  # noqa: E402
 from integrations.models import CrmConnection  # noqa: E402
@@ -96,6 +97,18 @@ def main() -> None:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE crm_sync_contactsyncstate")
     conn = CrmConnection.objects.get(organization=organization)
+    # Again, now that every contact has a (Complete) row: the UPDATE path, and the INSERT
+    # finding a conflict for each contact.
+    ContactSyncState.objects.filter(connection=conn).update(
+        sync_status=SyncStatus.COMPLETE, processing_status=ProcessingStatus.COMPLETE, due_at=None
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE crm_sync_contactsyncstate")
+    started = time.perf_counter()
+    again = contacts_queue_all(organization=organization, crm=kind, actor=actor)
+    again_seconds = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE crm_sync_contactsyncstate")
     sync_stats(connection=conn)  # warm-up
     timings = []
     for _ in range(5):
@@ -109,6 +122,10 @@ def main() -> None:
         f"({dry['queued_count']:,} would queue, skipped {dry['skipped']})"
     )
     print(f"queue-all: {queue_seconds:.2f} s for {result['queued_count']:,} contacts (goal < 10 s)")
+    print(
+        f"queue-all again (every contact has a Complete row): {again_seconds:.2f} s "
+        f"for {again['queued_count']:,} contacts"
+    )
     print(
         f"sync-stats: {stats_ms:.0f} ms median of 5 over {stats['total_contacts']:,} states (goal < 200 ms)"
     )

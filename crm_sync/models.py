@@ -45,8 +45,17 @@ class ContactSyncState(models.Model):
 
     # No single-column indexes: the unique (contact, connection) constraint serves lookups by
     # contact, and the claim/stats indexes lead with connection. Fewer indexes, faster queue-all.
+    # The contact reference is not a database constraint (db_constraint=False): checking it row
+    # by row at COMMIT was half of a million-contact queue-all (docs/benchmarks.md). Django
+    # still deletes a contact's states with it (on_delete=CASCADE); a state whose contact went
+    # some other way (a raw DELETE, a delete racing a queue-all) is an orphan, which a push
+    # drops when it claims one and crm_sync.sweep_orphan_states removes hourly.
     contact = models.ForeignKey(
-        "contacts.Contact", on_delete=models.CASCADE, related_name="sync_states", db_index=False
+        "contacts.Contact",
+        on_delete=models.CASCADE,
+        related_name="sync_states",
+        db_index=False,
+        db_constraint=False,
     )
     connection = models.ForeignKey(
         "integrations.CrmConnection",

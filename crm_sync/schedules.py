@@ -30,6 +30,21 @@ DEFAULT_SCHEDULES = [
         "expire_seconds": 180,
         "queue": "maintenance",
     },
+    {
+        # 17 * * * * (https://crontab.guru/#17_*_*_*_*): deletes sync states whose contact was
+        # removed outside Django's cascade (the contact reference is not a DB constraint).
+        "name": "crm_sync: sweep orphan states",
+        "task": "crm_sync.sweep_orphan_states",
+        "crontab": {
+            "minute": "17",
+            "hour": "*",
+            "day_of_week": "*",
+            "day_of_month": "*",
+            "month_of_year": "*",
+        },
+        "expire_seconds": 5400,
+        "queue": "maintenance",
+    },
 ]
 
 

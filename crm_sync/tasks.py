@@ -58,3 +58,13 @@ def reap_stale_processing() -> dict:
     from crm_sync.queue import reap_stale
 
     return reap_stale(lease_seconds=settings.SYNC_PROCESSING_LEASE_SECONDS)
+
+
+@shared_task(
+    name="crm_sync.sweep_orphan_states", ignore_result=True, autoretry_for=INFRA_ERRORS, max_retries=3
+)
+def sweep_orphan_states() -> int:
+    """Delete sync states whose contact is gone (the reference is not a database constraint)."""
+    from crm_sync.services.statements import states_orphaned_delete
+
+    return states_orphaned_delete()

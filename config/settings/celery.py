@@ -39,6 +39,7 @@ CELERY_TASK_ROUTES = {
     "crm_sync.dispatch_*": {"queue": "push"},
     "crm_sync.pull_*": {"queue": "pull"},
     "crm_sync.reap_*": {"queue": "maintenance"},
+    "crm_sync.sweep_*": {"queue": "maintenance"},
     "properties.*": {"queue": "maintenance"},
     "contacts.*": {"queue": "maintenance"},
 }

@@ -36,6 +36,7 @@ from crm_sync.services.outcomes import (
 )
 from crm_sync.services.payloads import CONTACT_COLUMNS, contact_payload_build, exchange_capture
 from crm_sync.services.retry import rate_limit_wait_seconds
+from crm_sync.services.statements import states_orphaned_delete
 from integrations.errors import CrmError, CrmRateLimited, CrmUnavailable
 
 logger = logging.getLogger(__name__)
@@ -150,6 +151,14 @@ def push_batch_process(
 
 def _push_claimed(*, connection, ids, token, tally: BatchTally, started, t0, t_claim, worker) -> SyncRun:
     states = _load_claimed(ids=ids, token=token)
+    if len(states) < len(ids):
+        # A claimed row whose contact is gone (the reference is not a database constraint):
+        # there is nothing to push, so the row goes rather than waiting for the reaper.
+        orphans = states_orphaned_delete(state_ids=set(ids) - {state.pk for state in states})
+        if orphans:
+            logger.warning(
+                "Dropped %d sync states of deleted contacts (connection %s)", orphans, connection.pk
+            )
     to_push, payload_states, hashes = [], [], {}
     now = timezone.now()
     for state in states:

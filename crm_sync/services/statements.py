@@ -7,8 +7,9 @@ single INSERT … SELECT or UPDATE … WHERE, never a loop of saves (DESIGN "Syn
 from datetime import datetime
 
 from django.db import connection as db_connection
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
+from contacts.models import Contact
 from crm_sync.models import ContactSyncState, Priority, ProcessingStatus, SyncStatus
 
 
@@ -59,24 +60,20 @@ def states_insert_queued(
     CONFLICT DO NOTHING (one probe of the unique index each), which also makes concurrent
     queueing of one contact make one row; the SELECT need not read this table.
 
-    How it is shaped for a million rows (docs/benchmarks.md "bench/queue_all.py"):
-    - the ids are collected first (a MATERIALIZED CTE) and sorted, so the SELECT has finished
-      before the first row is written: a plan that scans this table inside the SELECT can
-      never rescan rows the INSERT is adding; and the unique (contact, connection) index is
-      then filled in key order, page by page, instead of at random;
-    - on PostgreSQL the contacts are locked FOR KEY SHARE as they are read (heap order),
-      which is the lock the contact foreign-key check takes at COMMIT: taken here in one
-      sequential pass, the million checks then find it already held and write nothing.
-      Concurrent contact edits are not blocked (KEY SHARE conflicts only with DELETE and key
-      changes); a contact deleted before the lock is simply not queued.
+    How it is shaped for a million rows (docs/benchmarks.md "bench/queue_all.py"): the ids
+    are collected first (a MATERIALIZED CTE) and sorted, so the SELECT has finished before
+    the first row is written (a plan that scans this table inside the SELECT can never
+    rescan rows the INSERT is adding), and the unique (contact, connection) index is filled
+    in key order, page by page, instead of at random. The contact reference is not a
+    database constraint (see ContactSyncState.contact), so no per-row check runs at COMMIT;
+    a contact deleted while this runs leaves an orphan row that the push and the hourly
+    sweep remove.
     """
-    contact_ids = contact_ids.order_by()  # the ids are sorted below; and DISTINCT must not widen them
+    contact_ids = contact_ids.order_by()  # sorted below; an ORDER BY here would only widen a DISTINCT
     select_sql, select_params = contact_ids.query.sql_with_params()
     table = ContactSyncState._meta.db_table
     ops = db_connection.ops
     postgres = db_connection.vendor == "postgresql"
-    if postgres and _lockable(contact_ids):
-        select_sql += f" FOR KEY SHARE OF {ops.quote_name(contact_ids.query.base_table)}"
     stamp = ops.adapt_datetimefield_value(now)
     columns = [
         "contact_id",
@@ -118,8 +115,14 @@ def states_insert_queued(
         return max(cursor.rowcount, 0)
 
 
-def _lockable(queryset: QuerySet) -> bool:
-    """True when FOR KEY SHARE may follow the queryset's SQL (PostgreSQL refuses it after
-    DISTINCT, GROUP BY or a UNION)."""
-    query = queryset.query
-    return not (query.distinct or query.combinator or query.group_by is not None)
+def states_orphaned_delete(*, state_ids=None) -> int:
+    """Delete sync states whose contact no longer exists (all, or only among `state_ids`).
+
+    The contact reference is not a database constraint (ContactSyncState.contact), so a
+    contact removed outside Django's cascade leaves its states behind: one anti-join DELETE.
+    """
+    orphans = ContactSyncState.objects.filter(~Exists(Contact.objects.filter(pk=OuterRef("contact_id"))))
+    if state_ids is not None:
+        orphans = orphans.filter(pk__in=list(state_ids))
+    deleted, _ = orphans.delete()
+    return deleted

@@ -336,3 +336,16 @@ def test_a_failing_lane_stops_the_others_and_the_error_reaches_the_task(connecti
     # the other lane stopped after its batch in hand instead of draining the queue
     assert ContactSyncState.objects.filter(processing_status=ProcessingStatus.QUEUED).count() >= 20
     assert not ContactSyncState.objects.filter(processing_status=ProcessingStatus.PROCESSING).exists()
+
+
+def test_a_claimed_row_whose_contact_is_gone_is_dropped_and_the_rest_pushed(connection, scripted):
+    from django.db import connection as db_connection
+
+    orphan, pushed = _queued(connection, 2)
+    with db_connection.cursor() as cursor:  # a delete that bypasses Django's cascade
+        cursor.execute("DELETE FROM contacts_contact WHERE id = %s", [orphan.contact_id.hex])
+    run = push_batch_process(connection_id=connection.pk)
+    assert [payload.contact_id for payload in scripted.calls[0]] == [str(pushed.contact_id)]
+    assert not ContactSyncState.objects.filter(pk=orphan.pk).exists()
+    pushed.refresh_from_db()
+    assert pushed.sync_status == SyncStatus.COMPLETE and run.claimed == 2 and run.succeeded == 1

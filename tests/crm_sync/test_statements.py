@@ -3,8 +3,9 @@
 import threading
 
 import pytest
-from django.db import OperationalError, transaction
+from django.db import connection as db_connection
 from django.db import connections as db_connections
+from django.db import transaction
 from django.utils import timezone
 
 from contacts.models import Contact
@@ -39,7 +40,7 @@ def test_insert_skips_contacts_that_have_a_row_whatever_its_status(org, connecti
 
 @pytest.mark.django_db
 def test_insert_accepts_a_distinct_queryset(org, connection):
-    """PostgreSQL refuses FOR KEY SHARE after DISTINCT, so such a selection is inserted unlocked."""
+    """A DISTINCT selection (a tag or event filter can make one) is inserted as it is."""
     contacts = [ContactFactory(organization=org) for _ in range(2)]
     inserted = states_insert_queued(
         contact_ids=Contact.objects.filter(organization=org).distinct().values("pk"),
@@ -52,44 +53,63 @@ def test_insert_accepts_a_distinct_queryset(org, connection):
     ) == {c.pk for c in contacts}
 
 
-def _lock_from_another_connection(contact_pk, clause: str) -> str:
-    """Try `SELECT … <clause> NOWAIT` on the contact from a second connection; say what happened."""
-    outcome = []
-
-    def run():
-        other = db_connections.create_connection("default")
-        try:
-            with other.cursor() as cursor:
-                cursor.execute("BEGIN")
-                cursor.execute(
-                    f"SELECT id FROM contacts_contact WHERE id = %s {clause} NOWAIT",  # noqa: S608
-                    [contact_pk],
-                )
-                cursor.execute("ROLLBACK")
-            outcome.append("granted")
-        except OperationalError:
-            outcome.append("refused")
-        finally:
-            other.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(timeout=30)
-    return outcome[0]
-
-
 @pytest.mark.requires_postgres
 @pytest.mark.django_db(transaction=True)
-def test_insert_holds_the_contacts_key_share_lock_until_commit(org, connection):
-    """The lock the FK check would take at COMMIT is taken while reading: deletes wait, edits do not."""
-    contact = ContactFactory(organization=org)
+def test_a_queue_all_never_blocks_or_breaks_a_contact_delete(org, connection):
+    """Queueing takes no lock on contacts and adds no constraint check: a contact deleted by
+    another connection while the INSERT's transaction is open is deleted, and what is left
+    behind is an orphan state the sweep removes."""
+    from crm_sync.services.statements import states_orphaned_delete
+
+    contact, kept = ContactFactory(organization=org), ContactFactory(organization=org)
     with transaction.atomic():
-        states_insert_queued(
-            contact_ids=Contact.objects.filter(pk=contact.pk).values("pk"),
+        inserted = states_insert_queued(
+            contact_ids=Contact.objects.filter(organization=org).values("pk"),
             connection_id=connection.pk,
             now=timezone.now(),
         )
-        # FOR UPDATE is what a DELETE needs; FOR NO KEY UPDATE is what an ordinary UPDATE takes.
-        assert _lock_from_another_connection(contact.pk, "FOR UPDATE") == "refused"
-        assert _lock_from_another_connection(contact.pk, "FOR NO KEY UPDATE") == "granted"
-    assert _lock_from_another_connection(contact.pk, "FOR UPDATE") == "granted"
+        assert inserted == 2
+        deleted = []
+
+        def delete_elsewhere():
+            try:
+                Contact.objects.filter(
+                    pk=contact.pk
+                ).delete()  # Django's cascade: sees no committed state yet
+                deleted.append(True)
+            finally:
+                db_connections.close_all()
+
+        thread = threading.Thread(target=delete_elsewhere)
+        thread.start()
+        thread.join(timeout=30)
+        assert deleted == [True]
+    assert not Contact.objects.filter(pk=contact.pk).exists()
+    assert ContactSyncState.objects.filter(contact_id=contact.pk).count() == 1  # the orphan
+    assert states_orphaned_delete() == 1
+    assert list(ContactSyncState.objects.values_list("contact_id", flat=True)) == [kept.pk]
+
+
+@pytest.mark.django_db
+def test_deleting_a_contact_through_django_still_deletes_its_states(org, connection):
+    state = ContactSyncStateFactory(
+        connection=connection, complete=True, contact=ContactFactory(organization=org)
+    )
+    state.contact.delete()
+    assert not ContactSyncState.objects.filter(pk=state.pk).exists()
+
+
+@pytest.mark.django_db
+def test_the_orphan_sweep_can_be_limited_to_some_states(org, connection):
+    from crm_sync.services.statements import states_orphaned_delete
+
+    a, b = (
+        ContactSyncStateFactory(connection=connection, contact=ContactFactory(organization=org)) for _ in "ab"
+    )
+    with db_connection.cursor() as cursor:  # a raw delete bypasses Django's cascade
+        cursor.execute(
+            "DELETE FROM contacts_contact WHERE id IN (%s, %s)", [a.contact_id.hex, b.contact_id.hex]
+        )
+    assert states_orphaned_delete(state_ids=[a.pk]) == 1
+    assert list(ContactSyncState.objects.values_list("pk", flat=True)) == [b.pk]
+    assert states_orphaned_delete() == 1

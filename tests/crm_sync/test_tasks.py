@@ -68,6 +68,19 @@ def test_task_names_are_the_wire_contract():
     assert tasks.dispatch_due_pushes.name == "crm_sync.dispatch_due_pushes"
     assert tasks.push_batch.name == "crm_sync.push_batch"
     assert tasks.reap_stale_processing.name == "crm_sync.reap_stale_processing"
+    assert tasks.sweep_orphan_states.name == "crm_sync.sweep_orphan_states"
+
+
+def test_the_orphan_sweep_task_deletes_states_of_contacts_deleted_outside_django(connection):
+    from django.db import connection as db_connection
+
+    orphan = ContactSyncStateFactory(connection=connection, complete=True)
+    kept = ContactSyncStateFactory(connection=connection, complete=True)
+    with db_connection.cursor() as cursor:
+        cursor.execute("DELETE FROM contacts_contact WHERE id = %s", [orphan.contact_id.hex])
+    assert tasks.sweep_orphan_states.run() == 1
+    assert list(ContactSyncState.objects.values_list("pk", flat=True)) == [kept.pk]
+    assert tasks.sweep_orphan_states.run() == 0
 
 
 def test_default_schedules_exist_after_migrate():

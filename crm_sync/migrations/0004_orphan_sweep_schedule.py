@@ -1,0 +1,24 @@
+"""Seed the hourly orphan-state sweep (crm_sync/schedules.py) without touching edited schedules."""
+
+from django.db import migrations
+
+NAME = "crm_sync: sweep orphan states"
+
+
+def seed(apps, schema_editor):
+    from crm_sync.schedules import schedules_seed
+
+    schedules_seed(apps=apps)
+
+
+def unseed(apps, schema_editor):
+    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=NAME).delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("crm_sync", "0003_contact_reference_unenforced"),
+        ("django_celery_beat", "0019_alter_periodictasks_options"),
+    ]
+
+    operations = [migrations.RunPython(seed, unseed)]
