@@ -156,6 +156,7 @@ def main() -> None:
         "SYNC_PUSH_LANES": str(args.lanes),
     }
     env.setdefault("FIELD_ENCRYPTION_KEYS", ",".join(settings.FIELD_ENCRYPTION_KEYS))
+    booted: dict[str, float] = {}
     procs = [
         subprocess.Popen(
             [sys.executable, "manage.py", "sandbox", "--port", str(port)],
