@@ -107,12 +107,6 @@ def circuit_close(*, connection: CrmConnection, actor=None) -> bool:
     return connection_circuit_close(connection=connection, actor=actor)
 
 
-def circuit_is_open_by_id(connection_id: int) -> bool:
-    return CrmConnection.objects.filter(
-        pk=connection_id, circuit_state=CrmConnection.CircuitState.OPEN
-    ).exists()
-
-
 def organization_connections(*, organization):
     """The organization's connections, enabled first (the first of a kind represents it)."""
     return CrmConnection.objects.filter(organization=organization).order_by("-enabled", "pk")

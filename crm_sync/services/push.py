@@ -293,7 +293,8 @@ def _drain_serial(
         if run is None:
             return runs, False
         runs.append(run)
-        if run.outcome == SyncRun.Outcome.RATE_LIMITED or connections.circuit_is_open_by_id(connection_id):
+        # An opened circuit needs no check here: the next claim finds the connection paused.
+        if run.outcome == SyncRun.Outcome.RATE_LIMITED:
             return runs, False
 
 
