@@ -213,11 +213,15 @@ def test_memory_store_concurrent_refresh_fetches_once(mocked_responses):
     assert len(mocked_responses.calls) == 1
 
 
+@pytest.mark.requires_postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_refresh_refreshes_once(mocked_responses):
     """Two workers (threads with their own DB connections) find the token expiring at once.
 
-    PostgreSQL serialises them with a row lock, SQLite (embedded mode) with a file lock.
+    PostgreSQL serialises them with a row lock. (SQLite serialises them with a file lock, tested
+    below: the test suite's in-memory SQLite shares one cache between threads, where a read that
+    meets another thread's write fails at once with "table is locked" instead of waiting as the
+    file database of embedded mode does, so this test would only measure the test database.)
     """
     from django.db import connections
 
@@ -256,3 +260,35 @@ def test_concurrent_refresh_refreshes_once(mocked_responses):
     assert errors == []
     assert len(calls) == 1
     assert results == [{"Authorization": "Bearer token-1"}] * 2
+
+
+def test_the_embedded_mode_file_lock_lets_one_refresh_in_at_a_time(settings, tmp_path):
+    """SQLite has no row locks: a file lock per connection serialises refreshes across processes."""
+    from integrations.auth import _file_lock
+
+    settings.VAR_DIR = tmp_path
+    events = []
+    first_in, release_first = threading.Event(), threading.Event()
+
+    def first():
+        with _file_lock("crm-token-7"):
+            events.append("first in")
+            first_in.set()
+            release_first.wait(timeout=10)
+            events.append("first out")
+
+    def second():
+        first_in.wait(timeout=10)
+        with _file_lock("crm-token-7"):
+            events.append("second in")
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    first_in.wait(timeout=10)
+    threading.Event().wait(0.2)  # the second thread is now waiting on the lock (or about to)
+    assert events == ["first in"]
+    release_first.set()
+    for t in threads:
+        t.join(timeout=10)
+    assert events == ["first in", "first out", "second in"]
