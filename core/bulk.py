@@ -50,31 +50,29 @@ def _json_default(value):
     raise TypeError(f"{type(value).__name__} cannot be written by bulk_update_rows")
 
 
-def _aware(value) -> bool:
-    return isinstance(value, datetime) and value.tzinfo is not None
-
-
 def _json_rows(objs, columns, connection) -> str:
-    """The rows as one JSON array of objects keyed by column, as json_to_recordset reads them."""
-    columns_by_attname = {field.attname: field for field in columns}
-    # JSON columns go in as they are; JSON-native scalars and aware datetimes need no
-    # preparation (a TextChoices member is a str); anything else goes through the field.
-    prepared = [(field.column, field.attname, not isinstance(field, models.JSONField)) for field in columns]
+    """The rows as one JSON array of objects keyed by column, as json_to_recordset reads them.
+
+    JSON columns go in as they are; JSON-native scalars and aware datetimes need no
+    preparation (a TextChoices member is a str); anything else goes through its field.
+    """
+    prepared = [(field, not isinstance(field, models.JSONField)) for field in columns]
     rows = []
     for obj in objs:
         row = {}
-        for column, attname, prepare in prepared:
-            value = getattr(obj, attname)
-            if (
-                prepare
-                and value is not None
-                and not isinstance(value, str | int | float)
-                and not _aware(value)
-            ):
-                value = columns_by_attname[attname].get_db_prep_save(value, connection)
-            row[column] = value
+        for field, prepare in prepared:
+            value = getattr(obj, field.attname)
+            if prepare and not _json_ready(value):
+                value = field.get_db_prep_save(value, connection)
+            row[field.column] = value
         rows.append(row)
     return json.dumps(rows, default=_json_default, separators=(",", ":"))
+
+
+def _json_ready(value) -> bool:
+    if value is None or isinstance(value, str | int | float):
+        return True
+    return isinstance(value, datetime) and value.tzinfo is not None
 
 
 def _json_update(model, objs, fields, *, where, returning, connection) -> tuple[int, list[tuple]]:

@@ -33,11 +33,27 @@ _PATTERNS = [
         r"\1" + REDACTED,
     ),
 ]
-# Every pattern above needs one of these words; text with none of them (names, emails, dates:
-# nearly every value in a CRM body) skips the substitutions. Must stay in step with _PATTERNS.
-_TRIGGER = re.compile(
-    r"(?i)authorization|bearer|api-key|basic|token|api[-_]?key|apikey|secret|password|passwd|signature"
-)
+# Lower-case words one of which every redaction needs: each SECRET_KEYS and _PATTERNS alternative
+# contains one. Text with none of them (names, emails, dates: nearly every value in a CRM body)
+# has nothing to redact, and plain substring tests are far cheaper than the regexes.
+_REDACTION_WORDS = (
+    "authorization", "bearer", "basic", "token", "api-key", "api_key", "apikey",
+    "secret", "password", "passwd", "pwd", "signature", "cookie",
+)  # fmt: skip
+# The non-ASCII letters re.IGNORECASE matches to ASCII ones (İ ı ſ K), as JSON escapes them.
+_ASCII_FOLDING_ESCAPES = ("\\u0130", "\\u0131", "\\u017f", "\\u212a")
+
+
+def _may_hold_secrets(text: str) -> bool:
+    """False only when no SECRET_KEYS or _PATTERNS alternative can match `text`.
+
+    Non-ASCII text may hold a letter re.IGNORECASE folds to ASCII, so it always counts; in
+    ASCII JSON those letters appear as escapes, which count too.
+    """
+    if not text.isascii():
+        return True
+    lowered = text.lower()
+    return any(word in lowered for word in _REDACTION_WORDS + _ASCII_FOLDING_ESCAPES)
 
 
 def redact(text: str, *, secrets: tuple[str, ...] = ()) -> str:
@@ -51,7 +67,7 @@ def redact(text: str, *, secrets: tuple[str, ...] = ()) -> str:
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, REDACTED)
-    if not _TRIGGER.search(text):
+    if not _may_hold_secrets(text):
         return text
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
@@ -76,22 +92,11 @@ def redact_data(value, *, secrets: tuple[str, ...] = ()):
     return value
 
 
-# Lower-case words one of which every redaction needs: each SECRET_KEYS and _PATTERNS alternative
-# contains one. Plain substring tests on a whole body are far cheaper than the regexes.
-_REDACTION_WORDS = (
-    "authorization", "bearer", "basic", "token", "api-key", "api_key", "apikey",
-    "secret", "password", "passwd", "pwd", "signature", "cookie",
-)  # fmt: skip
-# The non-ASCII letters re.IGNORECASE matches to ASCII ones (İ ı ſ K), as JSON escapes them.
-_ASCII_FOLDING_ESCAPES = ("\\u0130", "\\u0131", "\\u017f", "\\u212a")
-
-
 def _needs_redaction(text: str, secrets: tuple[str, ...]) -> bool:
-    """Whether anything in an ASCII JSON text could be redacted: a secret-named key, a pattern's
+    """Whether anything in a JSON text could be redacted: a secret-named key, a pattern's
     trigger word, or one of `secrets` as JSON writes it. False means redact_data would return
     an equal copy, so the walk can be skipped."""
-    lowered = text.lower()
-    if any(word in lowered for word in _REDACTION_WORDS + _ASCII_FOLDING_ESCAPES):
+    if _may_hold_secrets(text):
         return True
     return any(secret and len(secret) >= 4 and json.dumps(secret)[1:-1] in text for secret in secrets)
 

@@ -70,6 +70,9 @@ def test_the_trigger_gate_never_changes_what_redact_returns():
         "refresh-token: r-0123456789",
         "bearer",
         "apikey=abc",
+        "tok\u212aen=abcdef123",  # a Kelvin sign: IGNORECASE reads it as "k"
+        "\u017fecret: value-12345",  # a long s: IGNORECASE reads it as "s"
+        "Zoë Brontë",
     ]
 
     def patterns_always(text: str) -> str:
