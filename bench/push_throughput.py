@@ -154,6 +154,12 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
         "DATABASE_CONN_MAX_AGE": "60",
         "SYNC_PUSH_LANES": str(args.lanes),
+        # Production behaviour: with DEBUG on, Django keeps every query in memory and wraps
+        # every cursor call to time it, which is not what a deployed worker pays.
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SANDBOX_ENABLED": "true",
     }
     env.setdefault("FIELD_ENCRYPTION_KEYS", ",".join(settings.FIELD_ENCRYPTION_KEYS))
     booted: dict[str, float] = {}

@@ -10,7 +10,6 @@ microseconds. JSON columns ride inside the document as they are. Other databases
 Django's bulk_update.
 """
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -18,6 +17,8 @@ from typing import Any
 from uuid import UUID
 
 from django.db import connections, models, transaction
+
+from core import jsontext
 
 
 def _field(meta, name: str):
@@ -66,7 +67,7 @@ def _json_rows(objs, columns, connection) -> str:
                 value = field.get_db_prep_save(value, connection)
             row[field.column] = value
         rows.append(row)
-    return json.dumps(rows, default=_json_default, separators=(",", ":"))
+    return jsontext.dumps(rows, default=_json_default)
 
 
 def _json_ready(value) -> bool:

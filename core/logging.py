@@ -12,6 +12,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from core import jsontext
+
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 REDACTED = "[REDACTED]"
@@ -98,7 +100,13 @@ def _needs_redaction(text: str, secrets: tuple[str, ...]) -> bool:
     an equal copy, so the walk can be skipped."""
     if _may_hold_secrets(text):
         return True
-    return any(secret and len(secret) >= 4 and json.dumps(secret)[1:-1] in text for secret in secrets)
+    written = (form for secret in secrets if secret and len(secret) >= 4 for form in _json_forms(secret))
+    return any(form in text for form in written)
+
+
+def _json_forms(text: str) -> set[str]:
+    """How `text` can appear inside JSON text: as orjson writes it and as ASCII-escaped JSON."""
+    return {jsontext.dumps(text)[1:-1], json.dumps(text)[1:-1]}
 
 
 def redact_capped(value: Any, *, secrets: tuple[str, ...] = (), max_chars: int) -> Any:
@@ -110,9 +118,9 @@ def redact_capped(value: Any, *, secrets: tuple[str, ...] = (), max_chars: int) 
     """
     if value is None:
         return None
-    text = json.dumps(value, default=str)
+    text = jsontext.dumps(value, default=str)
     if _needs_redaction(text, secrets):
-        text = json.dumps(redact_data(json.loads(text), secrets=secrets))
+        text = jsontext.dumps(redact_data(json.loads(text), secrets=secrets))
     if len(text) <= max_chars:
         return json.loads(text)
     return {"truncated": True, "size": len(text), "preview": text[:max_chars]}

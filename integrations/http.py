@@ -40,6 +40,7 @@ from django.conf import settings
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from core import jsontext
 from core.logging import redact, redact_data
 from integrations.auth import AuthStrategy, NoAuth
 from integrations.errors import (
@@ -333,10 +334,16 @@ class CrmHttpClient:
     def _send(
         self, method, url, *, params, json, data, headers, timeout, ok, bucket, expect_json
     ) -> CrmResponse:
+        if json is not None:
+            # Serialised here rather than by requests: orjson is several times faster on a
+            # batch of 100 contacts, and the body is the same JSON.
+            data = jsontext.dumps_bytes(json)
+            if not any(name.lower() == "content-type" for name in headers):
+                headers = {**headers, "Content-Type": "application/json"}
         started = time.monotonic()
         try:
             raw = self.session.request(
-                method, url, params=params, json=json, data=data, headers=headers, timeout=timeout
+                method, url, params=params, data=data, headers=headers, timeout=timeout
             )
         except requests.RequestException as exc:
             elapsed = (time.monotonic() - started) * 1000

@@ -99,9 +99,10 @@ def test_the_ascii_folding_escapes_are_every_non_ascii_letter_ignorecase_matches
 def _slow_redact_capped(value, *, secrets=(), max_chars=8192):
     import json
 
+    from core import jsontext
     from core.logging import redact_data
 
-    text = json.dumps(redact_data(json.loads(json.dumps(value, default=str)), secrets=secrets))
+    text = jsontext.dumps(redact_data(json.loads(jsontext.dumps(value, default=str)), secrets=secrets))
     if len(text) <= max_chars:
         return json.loads(text)
     return {"truncated": True, "size": len(text), "preview": text[:max_chars]}

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from core import jsontext
 from integrations.connectors.base import (
     Capability,
     Connector,
@@ -470,7 +471,7 @@ def _capped(value: Any, limit: int = 4000) -> Any:
     if value is None:
         return None
     try:
-        text = json.dumps(value, default=str)
+        text = jsontext.dumps(value, default=str)
     except (TypeError, ValueError):
         return str(value)[:limit]
     return value if len(text) <= limit else text[:limit]

@@ -134,3 +134,14 @@ def test_a_path_that_does_not_import_is_improperly_configured(settings):
     finally:
         settings.CRM_CONNECTORS = settings.CRM_CONNECTORS[:-1]
         registry.reload()
+
+
+def test_json_bodies_are_sent_as_compact_utf8_json(mocked_responses):
+    mocked_responses.post(f"{BASE}/x", json={"ok": True})
+    mocked_responses.post(f"{BASE}/y", json={"ok": True})
+    client().post("/x", json={"name": "Zoë", "tags": ["a"]})
+    client().post("/y", json={"a": 1}, headers={"content-type": "application/vnd.crm+json"})
+    sent, typed = (call.request for call in mocked_responses.calls)
+    assert sent.body == '{"name":"Zoë","tags":["a"]}'.encode()
+    assert sent.headers["Content-Type"] == "application/json"
+    assert typed.headers["Content-Type"] == "application/vnd.crm+json"
