@@ -24,7 +24,7 @@ from django.utils import timezone
 from core.bulk import bulk_update_rows, bulk_update_where
 from crm_sync import connections
 from crm_sync.models import ContactSyncState, ProcessingStatus, SyncRun
-from crm_sync.queue import claim_batch, release_claimed
+from crm_sync.queue import claim_states, release_claimed
 from crm_sync.services.outcomes import (
     OUTCOME_FIELDS,
     WRITTEN_FIELDS,
@@ -62,16 +62,6 @@ class BatchTally:
             self.errors.append(
                 {"contact_id": contact_id, "category": error.category, "message": error.message[:300]}
             )
-
-
-def _load_claimed(*, ids: list[int], token: str) -> list[ContactSyncState]:
-    contact_columns = [f"contact__{name}" for name in CONTACT_COLUMNS]
-    return list(
-        ContactSyncState.objects.filter(pk__in=ids, claim_token=token)
-        .select_related("contact")
-        .only(*[f for f in WRITTEN_FIELDS], "contact_id", "connection_id", *contact_columns)
-        .order_by("pk")
-    )
 
 
 def _apply_failure(state, *, error: CrmError, now: datetime, connection, tally: BatchTally) -> None:
@@ -125,15 +115,23 @@ def push_batch_process(
     # The worker's name in the token lets an operator see who holds a claimed row.
     token = worker_token or (f"{worker[:31]}:{uuid.uuid4().hex}" if worker else uuid.uuid4().hex)
     batch_size = limit or connections.batch_size(connection)
-    ids = claim_batch(connection_id=connection.pk, limit=batch_size, token=token, now=started)
-    if not ids:
+    states, orphans = claim_states(
+        connection_id=connection.pk,
+        limit=batch_size,
+        token=token,
+        now=started,
+        fields=[*WRITTEN_FIELDS, "connection_id"],
+        contact_fields=CONTACT_COLUMNS,
+    )
+    if not states and not orphans:
         return None
-    tally = BatchTally(claimed=len(ids))
+    tally = BatchTally(claimed=len(states) + len(orphans))
     t_claim = time.perf_counter()
     try:
         return _push_claimed(
             connection=connection,
-            ids=ids,
+            states=states,
+            orphans=orphans,
             token=token,
             tally=tally,
             started=started,
@@ -142,22 +140,23 @@ def push_batch_process(
             worker=worker,
         )
     except SoftTimeLimitExceeded:
-        released = release_claimed(token=token, ids=ids)
+        released = release_claimed(token=token, ids=[state.pk for state in states])
         logger.warning(
             "Soft time limit: released %d claimed contacts of connection %s", released, connection.pk
         )
         raise
 
 
-def _push_claimed(*, connection, ids, token, tally: BatchTally, started, t0, t_claim, worker) -> SyncRun:
-    states = _load_claimed(ids=ids, token=token)
-    if len(states) < len(ids):
+def _push_claimed(
+    *, connection, states, orphans, token, tally: BatchTally, started, t0, t_claim, worker
+) -> SyncRun:
+    if orphans:
         # A claimed row whose contact is gone (the reference is not a database constraint):
         # there is nothing to push, so the row goes rather than waiting for the reaper.
-        orphans = states_orphaned_delete(state_ids=set(ids) - {state.pk for state in states})
-        if orphans:
+        dropped = states_orphaned_delete(state_ids=orphans)
+        if dropped:
             logger.warning(
-                "Dropped %d sync states of deleted contacts (connection %s)", orphans, connection.pk
+                "Dropped %d sync states of deleted contacts (connection %s)", dropped, connection.pk
             )
     to_push, payload_states, hashes = [], [], {}
     now = timezone.now()

@@ -168,3 +168,83 @@ def test_skip_locked_lets_a_worker_pass_rows_another_holds(connection):
         done.set()
         thread.join()
     assert len(claimed) == 2 and not set(claimed) & set(locked_ids)
+
+
+def _claimable(connection, *, priority=0, **contact):
+    from tests.contacts.factories import ContactFactory
+
+    person = ContactFactory(organization=connection.organization, **contact)
+    return ContactSyncStateFactory(
+        connection=connection,
+        contact=person,
+        queued=True,
+        priority=priority,
+        last_request={"inputs": [{"email": person.email}]},
+    )
+
+
+@pytest.mark.django_db
+def test_claim_states_returns_the_rows_as_loaded_with_their_contacts_in_claim_order(
+    connection, django_assert_num_queries
+):
+    from crm_sync.queue import claim_states
+    from crm_sync.services.outcomes import WRITTEN_FIELDS
+    from crm_sync.services.payloads import CONTACT_COLUMNS
+
+    normal = _claimable(connection, tags=["vip"], custom_properties={"tier": "gold", "n": 3})
+    urgent = _claimable(connection, priority=1, email="urgent@example.com")
+    states, orphans = claim_states(
+        connection_id=connection.pk,
+        limit=10,
+        token="w1",
+        fields=WRITTEN_FIELDS,
+        contact_fields=CONTACT_COLUMNS,
+    )
+    assert orphans == [] and [s.pk for s in states] == [urgent.pk, normal.pk]  # high priority first
+    for claimed in states:
+        stored = ContactSyncState.objects.select_related("contact").get(pk=claimed.pk)
+        with django_assert_num_queries(0):  # everything asked for is loaded, the contact too
+            for name in WRITTEN_FIELDS:
+                assert getattr(claimed, name) == getattr(stored, name), name
+            for name in CONTACT_COLUMNS:
+                assert getattr(claimed.contact, name) == getattr(stored.contact, name), name
+        assert claimed.claim_token == "w1" and claimed.sync_status == SyncStatus.PROCESSING
+    assert states[1].contact.tags == ["vip"]
+    assert states[1].contact.custom_properties == {"tier": "gold", "n": 3}
+    assert states[1].last_request == {"inputs": [{"email": normal.contact.email}]}
+    # a column not asked for is deferred, as with .only(): read on first access
+    with django_assert_num_queries(1):
+        assert states[0].queued_at == urgent.queued_at
+
+
+@pytest.mark.django_db
+def test_claim_states_claims_and_reports_rows_whose_contact_is_gone(connection):
+    from crm_sync.queue import claim_states
+
+    orphan, kept = _claimable(connection), _claimable(connection)
+    with db_connection.cursor() as cursor:  # a delete that bypasses Django's cascade
+        cursor.execute("DELETE FROM contacts_contact WHERE id = %s", [orphan.contact_id.hex])
+    states, orphans = claim_states(
+        connection_id=connection.pk, limit=10, token="w1", fields=["remote_id"], contact_fields=["email"]
+    )
+    assert [s.pk for s in states] == [kept.pk] and orphans == [orphan.pk]
+    orphan.refresh_from_db()
+    assert orphan.claim_token == "w1" and orphan.processing_status == ProcessingStatus.PROCESSING
+
+
+@pytest.mark.requires_postgres
+@pytest.mark.django_db
+def test_on_postgresql_a_claim_and_its_rows_are_one_statement(connection):
+    from crm_sync.queue import claim_states
+
+    for _ in range(3):
+        _claimable(connection)
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(db_connection) as captured:
+        states, _ = claim_states(
+            connection_id=connection.pk, limit=10, token="w1", fields=["remote_id"], contact_fields=["email"]
+        )
+    # (the test's own transaction turns the claim's into a savepoint, which is not counted)
+    statements = [q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert len(states) == 3 and len(statements) == 1 and "SKIP LOCKED" in statements[0]
