@@ -51,21 +51,24 @@ def _json_default(value):
     raise TypeError(f"{type(value).__name__} cannot be written by bulk_update_rows")
 
 
-def _json_rows(objs, columns, connection) -> str:
+def _json_rows(objs, columns, connection, *, ordinal: str | None = None) -> str:
     """The rows as one JSON array of objects keyed by column, as json_to_recordset reads them.
 
     JSON columns go in as they are; JSON-native scalars and aware datetimes need no
     preparation (a TextChoices member is a str); anything else goes through its field.
+    `ordinal` names an extra key holding each row's position.
     """
     prepared = [(field, not isinstance(field, models.JSONField)) for field in columns]
     rows = []
-    for obj in objs:
+    for position, obj in enumerate(objs):
         row = {}
         for field, prepare in prepared:
             value = getattr(obj, field.attname)
             if prepare and not _json_ready(value):
                 value = field.get_db_prep_save(value, connection)
             row[field.column] = value
+        if ordinal:
+            row[ordinal] = position
         rows.append(row)
     return jsontext.dumps(rows, default=_json_default)
 
@@ -84,6 +87,45 @@ def _json_update(model, objs, fields, *, where, returning, connection) -> tuple[
         cursor.execute(sql, params)
         rows = cursor.fetchall() if returning else []
         return cursor.rowcount, rows
+
+
+def bulk_create_rows(model: type[models.Model], objs: list[models.Model], *, using: str = "default"):
+    """Insert `objs` in one statement and set the primary keys the database generated.
+
+    What bulk_create does (no signals, no save()), without its per-value quoting on
+    PostgreSQL: the rows travel as one JSON parameter, in order, and the generated keys
+    come back in that order.
+    """
+    if not objs:
+        return objs
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        model.objects.using(using).bulk_create(objs)
+        return objs
+    meta = model._meta
+    generated = meta.pk.db_returning and all(obj.pk is None for obj in objs)
+    columns = [field for field in meta.concrete_fields if not (generated and field is meta.pk)]
+    for obj in objs:
+        for field in columns:
+            setattr(obj, field.attname, field.pre_save(obj, add=True))  # auto_now_add and the like
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(field.column) for field in columns)
+    record = ", ".join(f"{quote(field.column)} {field.db_type(connection)}" for field in columns)
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({names}) SELECT {names} "  # noqa: S608 - names come from the model
+        f"FROM json_to_recordset(%s::json) AS v ({record}, _position integer) ORDER BY _position"
+    )
+    if generated:
+        sql += f" RETURNING {quote(meta.pk.column)}"
+    with connection.cursor() as cursor:  # one statement: atomic by itself
+        cursor.execute(sql, [_json_rows(objs, columns, connection, ordinal="_position")])
+        if generated:
+            for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
+                obj.pk = pk
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = using
+    return objs
 
 
 def bulk_update_rows(

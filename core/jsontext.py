@@ -8,8 +8,9 @@ sees a difference other than speed and orjson's compact style: no spaces, non-AS
 characters as they are, datetimes as RFC 3339 with a "T", NaN and infinities as null (the
 standard library writes NaN, which is not JSON at all).
 
-Parsing stays with the standard library: orjson reads an integer beyond 64 bits as a float,
-which would silently change a CRM's numeric id.
+Parsing a CRM's text stays with the standard library: orjson reads an integer beyond 64 bits
+as a float, which would silently change a CRM's numeric id. Text orjson itself wrote holds no
+such integer, so `dumps_and_copy` reads it back with orjson.
 """
 
 import json
@@ -34,3 +35,13 @@ def dumps_bytes(value: Any, *, default: Callable[[Any], Any] | None = None) -> b
         # Out of orjson's range (a huge integer, a lone surrogate): the standard library
         # either manages, escaping to ASCII, or raises the error it always raised.
         return json.dumps(value, default=default, separators=(",", ":")).encode()
+
+
+def dumps_and_copy(value: Any, *, default: Callable[[Any], Any] | None = None) -> tuple[str, Any]:
+    """`value` as compact JSON text, and a JSON-native copy of it (what parsing the text gives)."""
+    try:
+        raw = orjson.dumps(value, default=default, option=_OPTIONS)
+    except TypeError:
+        text = json.dumps(value, default=default, separators=(",", ":"))
+        return text, json.loads(text)
+    return raw.decode(), orjson.loads(raw)

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.conf import settings
 
-from core.logging import redact_capped
+from core.logging import redact_capped, redact_capped_many
 from integrations.connectors.base import ContactPayload
 
 # Local fields every push connector can map; custom properties are merged over them.
@@ -62,3 +62,8 @@ def contact_payload_build(*, contact, connection, remote_id: str = "") -> Contac
 def exchange_capture(value: Any, *, secrets: tuple[str, ...] = ()) -> Any:
     """Redact a request or response body and cap its size for storing on the state row."""
     return redact_capped(value, secrets=secrets, max_chars=settings.SYNC_DEBUG_BODY_MAX_BYTES)
+
+
+def exchanges_capture(values: list[Any], *, secrets: tuple[str, ...] = ()) -> list[Any]:
+    """exchange_capture() of each value, scanned for secrets together."""
+    return redact_capped_many(values, secrets=secrets, max_chars=settings.SYNC_DEBUG_BODY_MAX_BYTES)

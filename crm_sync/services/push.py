@@ -34,7 +34,12 @@ from crm_sync.services.outcomes import (
     state_mark_rate_limited,
     state_mark_skipped,
 )
-from crm_sync.services.payloads import CONTACT_COLUMNS, contact_payload_build, exchange_capture
+from crm_sync.services.payloads import (
+    CONTACT_COLUMNS,
+    contact_payload_build,
+    exchange_capture,
+    exchanges_capture,
+)
 from crm_sync.services.retry import rate_limit_wait_seconds
 from crm_sync.services.statements import states_orphaned_delete
 from integrations.errors import CrmError, CrmRateLimited, CrmUnavailable
@@ -202,19 +207,26 @@ def _push_claimed(
         if whole_error is not None:
             if whole_error.category == "auth":
                 connections.circuit_open(connection=connection, error=whole_error)
+            captured = exchange_capture(whole_error.as_dict(), secrets=secrets)
             for state in payload_states:
-                state.last_response = exchange_capture(whole_error.as_dict(), secrets=secrets)
+                state.last_response = captured
                 _apply_failure(state, error=whole_error, now=now, connection=connection, tally=tally)
         else:
             by_id = {r.contact_id: r for r in results}
+            answered = []
             for payload, state in zip(to_push, payload_states, strict=True):
                 result = by_id.get(payload.contact_id)
                 if result is None:
                     result_error = CrmUnavailable("The connector returned no result for this contact.")
                     _apply_failure(state, error=result_error, now=now, connection=connection, tally=tally)
-                    continue
-                state.last_request = exchange_capture(result.request, secrets=secrets)
-                state.last_response = exchange_capture(result.response, secrets=secrets)
+                else:
+                    answered.append((state, result))
+            exchanges = exchanges_capture(
+                [body for _, result in answered for body in (result.request, result.response)],
+                secrets=secrets,
+            )
+            for index, (state, result) in enumerate(answered):
+                state.last_request, state.last_response = exchanges[2 * index : 2 * index + 2]
                 if result.ok:
                     state_mark_complete(
                         state, now=now, remote_id=result.remote_id, pushed_hash=hashes[state.pk]

@@ -5,9 +5,11 @@ import re
 import secrets
 from datetime import UTC, datetime, timedelta
 
+from django.db import connection as db_connection
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from core.bulk import bulk_create_rows, bulk_update_rows
 from integrations.sandbox.models import SandboxRecord, SandboxToken
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -57,10 +59,15 @@ def parse_instant(value: object) -> datetime | None:
 def records_write(*, new: list[SandboxRecord], changed: list[SandboxRecord], fields: list[str]) -> None:
     """Insert `new` and rewrite `fields` of `changed` in two statements, whatever the counts.
 
-    bulk_update() builds a CASE per field and row, which costs hundreds of milliseconds for
-    100 rows; an INSERT ... ON CONFLICT (id) DO UPDATE does the same in one cheap statement
-    (the rows exist, so only the update path runs). Call inside a transaction.
+    On PostgreSQL both go through core.bulk (rows as one JSON parameter). Elsewhere
+    bulk_update() would build a CASE per field and row, hundreds of milliseconds for 100
+    rows, so the rows are rewritten with INSERT ... ON CONFLICT (id) DO UPDATE instead (they
+    exist, so only the update path runs). Call inside a transaction.
     """
+    if db_connection.vendor == "postgresql":
+        bulk_update_rows(SandboxRecord, changed, fields)
+        bulk_create_rows(SandboxRecord, new)
+        return
     if changed:
         SandboxRecord.objects.bulk_create(
             changed, update_conflicts=True, unique_fields=["id"], update_fields=fields

@@ -89,3 +89,36 @@ def test_empty_input_touches_nothing(django_assert_num_queries):
     with django_assert_num_queries(0):
         assert bulk_update_rows(ContactSyncState, [], ["error"]) == 0
         assert bulk_update_where(ContactSyncState, [], ["error"], where={"claim_token": "x"}) == {}
+
+
+def test_bulk_create_rows_inserts_in_order_and_sets_generated_keys():
+    from core.bulk import bulk_create_rows
+    from integrations.sandbox.models import SandboxRecord
+
+    records = [
+        SandboxRecord(kind="hubspot", object_type="contact", key=f"k{i}", data={"i": i, "name": "Zoë 'q'"})
+        for i in range(5)
+    ] + [SandboxRecord(kind="hubspot", object_type="contact", key=None, write_count=7, created_at=WHEN)]
+    with CaptureQueriesContext(db_connection) as captured:
+        assert bulk_create_rows(SandboxRecord, records) is records
+    if db_connection.vendor == "postgresql":
+        assert len(captured.captured_queries) == 1
+    assert all(record.pk and not record._state.adding for record in records)
+    assert [r.pk for r in records] == sorted(r.pk for r in records)  # generated in input order
+    for record in records:
+        stored = SandboxRecord.objects.get(pk=record.pk)
+        assert (stored.key, stored.data, stored.write_count, stored.created_at) == (
+            record.key,
+            record.data,
+            record.write_count,
+            record.created_at,
+        )
+    assert SandboxRecord.objects.get(pk=records[-1].pk).created_at == WHEN
+
+
+def test_bulk_create_rows_with_nothing_to_insert_runs_no_statement(django_assert_num_queries):
+    from core.bulk import bulk_create_rows
+    from integrations.sandbox.models import SandboxRecord
+
+    with django_assert_num_queries(0):
+        assert bulk_create_rows(SandboxRecord, []) == []

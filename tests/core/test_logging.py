@@ -146,3 +146,20 @@ def test_redact_capped_still_redacts_keys_values_and_secrets_and_caps():
     assert redact_capped({"email": "x@example.com"}, max_chars=8192) == {"email": "x@example.com"}
     capped = redact_capped({"big": "x" * 100}, max_chars=20)
     assert capped["truncated"] is True and capped["size"] > 100 and len(capped["preview"]) == 20
+
+
+def test_redact_capped_many_equals_redact_capped_of_each_value():
+    import random
+
+    from core.logging import redact_capped_many
+
+    fragments = ["Ada", "ada@example.com", "tok", "en", "Bearer ", "abcdefgh1234", "SUPER", "SECRET", "x"]
+    rng = random.Random(11)
+    for _ in range(500):
+        words = lambda: "".join(rng.choice(fragments) for _ in range(rng.randint(0, 3)))  # noqa: E731
+        values = [{"k": words(), "list": [words()]} if rng.random() > 0.1 else None for _ in range(5)]
+        secrets = ("SUPERSECRET",)
+        assert redact_capped_many(values, secrets=secrets, max_chars=40) == [
+            _slow_redact_capped(value, secrets=secrets, max_chars=40) if value is not None else None
+            for value in values
+        ], values
