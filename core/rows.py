@@ -7,11 +7,13 @@ on first access), each value through its field's converters (`from_db_value`). I
 whose per-field work was a tenth of a push batch's CPU for 200 instances a batch.
 """
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import models
 from django.db.models.base import ModelState
+from psycopg.types.datetime import TimestamptzLoader
 
 
 class RowLoader:
@@ -52,3 +54,43 @@ def _converter(field, connection) -> Callable[[Any], Any]:
         return value
 
     return convert
+
+
+def native_timestamps(cursor) -> None:
+    """Read timestamptz columns on this (PostgreSQL) cursor with psycopg's C loader.
+
+    Django registers a Python subclass of psycopg's loader whose only addition is to attach
+    the connection's time zone, and in Python it costs about 10 µs a value: 8 ms for a claim's
+    800 timestamps on the reference machine, against 1.5 ms here. psycopg's own loader
+    returns the same instant in the session's time zone, which Django sets to that same zone.
+    """
+    cursor.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
+
+
+def load_by_pk(model: type[models.Model], pk: Any, *, connection) -> models.Model | None:
+    """`model.objects.filter(pk=pk).first()`, every column loaded, on a PostgreSQL connection.
+
+    For a row a worker re-reads before every batch: one fixed statement and no query
+    compilation, about a tenth of the ORM's CPU.
+    """
+    loader, sql = _by_pk(model, connection.alias)
+    with connection.cursor() as cursor:
+        native_timestamps(cursor)
+        cursor.execute(sql, [pk])
+        row = cursor.fetchone()
+    return loader.load(row) if row is not None else None
+
+
+@functools.cache
+def _by_pk(model: type[models.Model], alias: str) -> tuple[RowLoader, str]:
+    from django.db import connections
+
+    connection = connections[alias]
+    fields = [field.attname for field in model._meta.concrete_fields]
+    loader = RowLoader(model, fields, db=alias, connection=connection)
+    quote = connection.ops.quote_name
+    sql = (
+        f"SELECT {', '.join(quote(column) for column in loader.columns)} "  # noqa: S608 - names come from the model
+        f"FROM {quote(model._meta.db_table)} WHERE {quote(model._meta.pk.column)} = %s"
+    )
+    return loader, sql

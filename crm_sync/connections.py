@@ -7,7 +7,10 @@ asked of the connector registry, never decided here by kind.
 
 import logging
 
+from django.db import connection as db_connection
+
 from core.errors import Conflict
+from core.rows import load_by_pk
 from integrations import registry
 from integrations.connectors.base import Capability
 from integrations.errors import CrmError
@@ -58,7 +61,10 @@ def organization_connection(*, organization, crm: str, require_enabled: bool = T
 
 def pushable_connection(*, connection_id: int) -> CrmConnection | None:
     """The connection if it exists, is enabled, can push and its circuit is closed."""
-    connection = CrmConnection.objects.select_related("organization").filter(pk=connection_id).first()
+    if db_connection.vendor == "postgresql":
+        connection = load_by_pk(CrmConnection, connection_id, connection=db_connection)  # before every batch
+    else:
+        connection = CrmConnection.objects.filter(pk=connection_id).first()
     if connection is None or not connection.enabled or connection.is_circuit_open:
         return None
     if connection.kind not in push_kinds():

@@ -16,7 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from contacts.models import Contact
-from core.rows import RowLoader
+from core.rows import RowLoader, native_timestamps
 from crm_sync.models import ContactSyncState, ProcessingStatus, SyncStatus
 
 logger = logging.getLogger(__name__)
@@ -109,6 +109,7 @@ def _claim_states_returning(*, connection_id, limit, token, now, state_fields, c
         *claimed.values(), ProcessingStatus.QUEUED,
     ]  # fmt: skip
     with transaction.atomic(durable=True), db_connection.cursor() as cursor:
+        native_timestamps(cursor)
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     split = len(states.columns)

@@ -209,6 +209,7 @@ def test_claim_states_returns_the_rows_as_loaded_with_their_contacts_in_claim_or
             for name in CONTACT_COLUMNS:
                 assert getattr(claimed.contact, name) == getattr(stored.contact, name), name
         assert claimed.claim_token == "w1" and claimed.sync_status == SyncStatus.PROCESSING
+        assert claimed.claimed_at.utcoffset() == stored.claimed_at.utcoffset() == timedelta(0)
     assert states[1].contact.tags == ["vip"]
     assert states[1].contact.custom_properties == {"tier": "gold", "n": 3}
     assert states[1].last_request == {"inputs": [{"email": normal.contact.email}]}
