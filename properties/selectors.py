@@ -1,8 +1,10 @@
 """Reads of the properties app."""
 
+import functools
 from datetime import datetime, timedelta
 
 from celery.schedules import crontab
+from django.db import connection as db_connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -87,19 +89,43 @@ def property_names_in_crm(*, organization, crm: str, object_type: str = "contact
 
     A push maps only these: a custom property the CRM does not have yet would make it refuse
     the contact (HubSpot: PROPERTY_DOESNT_EXIST), so values follow once property sync ran.
+    Every push batch asks, so this is one fixed statement rather than a compiled queryset
+    (the compilation cost more than the query).
     """
-    synced = PropertySyncResult.objects.filter(
-        run__organization=organization,
-        run__crm=crm,
-        run__object_type=object_type,
-        sync_status__in=[
-            PropertySyncResult.Action.CREATED,
-            PropertySyncResult.Action.UPDATED,
-            PropertySyncResult.Action.SKIPPED,
-        ],
-    ).values("name")
-    return set(
-        PropertyDefinition.objects.filter(
-            organization=organization, object_type=object_type, name__in=synced
-        ).values_list("name", flat=True)
+    organization_id = getattr(organization, "pk", organization)
+    params = [organization_id, object_type, organization_id, crm, object_type, *_IN_CRM_ACTIONS]
+    with db_connection.cursor() as cursor:
+        cursor.execute(_names_in_crm_sql(), params)
+        return {name for (name,) in cursor.fetchall()}
+
+
+_IN_CRM_ACTIONS = (
+    PropertySyncResult.Action.CREATED,
+    PropertySyncResult.Action.UPDATED,
+    PropertySyncResult.Action.SKIPPED,
+)
+
+
+@functools.cache
+def _names_in_crm_sql() -> str:
+    quote = db_connection.ops.quote_name
+
+    def column(model, name):
+        return quote(model._meta.get_field(name).column)
+
+    definitions, runs, results = (
+        quote(model._meta.db_table) for model in (PropertyDefinition, PropertySyncRun, PropertySyncResult)
+    )
+    actions = ", ".join(["%s"] * len(_IN_CRM_ACTIONS))
+    return (
+        f"SELECT d.{column(PropertyDefinition, 'name')} FROM {definitions} AS d "  # noqa: S608 - names come from the models
+        f"WHERE d.{column(PropertyDefinition, 'organization')} = %s"
+        f" AND d.{column(PropertyDefinition, 'object_type')} = %s"
+        f" AND d.{column(PropertyDefinition, 'name')} IN ("
+        f"SELECT r.{column(PropertySyncResult, 'name')} FROM {results} AS r"
+        f" JOIN {runs} AS run ON run.{column(PropertySyncRun, 'id')} = r.{column(PropertySyncResult, 'run')}"
+        f" WHERE run.{column(PropertySyncRun, 'organization')} = %s"
+        f" AND run.{column(PropertySyncRun, 'crm')} = %s"
+        f" AND run.{column(PropertySyncRun, 'object_type')} = %s"
+        f" AND r.{column(PropertySyncResult, 'sync_status')} IN ({actions}))"
     )

@@ -1,5 +1,6 @@
 """Small helpers over SandboxRecord and SandboxToken shared by the emulators."""
 
+import functools
 import hashlib
 import re
 import secrets
@@ -19,8 +20,12 @@ def email_valid(value: object) -> bool:
     return isinstance(value, str) and len(value) <= 254 and bool(EMAIL_RE.match(value))
 
 
+@functools.lru_cache(maxsize=4096)
 def iso_ms(value: datetime) -> str:
-    """2024-01-02T03:04:05.678Z, the form HubSpot and Brevo print."""
+    """2024-01-02T03:04:05.678Z, the form HubSpot and Brevo print.
+
+    Cached: a batch answer prints each record's created and updated time twice, and the
+    records written together share one."""
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
