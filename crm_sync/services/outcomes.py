@@ -37,6 +37,23 @@ WRITTEN_FIELDS = [
 # What a push outcome writes; `requeue_requested` is read by the same statement (an edit made
 # while the push was in flight) and only cleared when the row is queued again.
 OUTCOME_FIELDS = [name for name in WRITTEN_FIELDS if name != "requeue_requested"]
+# The last exchange kept for operators: set when there was one, never read by a push. A push
+# does not load them (two JSON documents a row), and a row without a new exchange keeps its own.
+EXCHANGE_FIELDS = ("last_request", "last_response")
+# What a push loads of each row it claims.
+LOADED_FIELDS = [name for name in WRITTEN_FIELDS if name not in EXCHANGE_FIELDS]
+# What queueing a row again changes (state_apply_requeue).
+REQUEUE_FIELDS = [
+    "sync_status",
+    "processing_status",
+    "retry_count",
+    "next_retry_at",
+    "due_at",
+    "requeue_requested",
+    "claim_token",
+    "claimed_at",
+    "updated_at",
+]
 
 
 def _unclaim(state: ContactSyncState, now: datetime) -> None:

@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import defaultdict
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,8 +27,10 @@ from crm_sync import connections
 from crm_sync.models import ContactSyncState, ProcessingStatus, SyncRun
 from crm_sync.queue import claim_states, release_claimed
 from crm_sync.services.outcomes import (
+    EXCHANGE_FIELDS,
+    LOADED_FIELDS,
     OUTCOME_FIELDS,
-    WRITTEN_FIELDS,
+    REQUEUE_FIELDS,
     state_apply_requeue,
     state_mark_complete,
     state_mark_failed,
@@ -93,18 +96,27 @@ def _write_back(*, states: list[ContactSyncState], token: str, now: datetime) ->
     keeps whatever happened since. A row edited meanwhile (requeue_requested) is queued
     again with its new data once this push is recorded.
     """
+    # Rows are written in groups by the exchange fields they hold: one group (every row
+    # pushed) in the usual batch, and a row with no new exchange keeps the one it had.
+    groups: dict[tuple[str, ...], list[ContactSyncState]] = defaultdict(list)
+    for state in states:
+        unset = state.get_deferred_fields()
+        groups[tuple(name for name in EXCHANGE_FIELDS if name not in unset)].append(state)
+    owned: dict = {}
     with transaction.atomic():
-        owned = bulk_update_where(
-            ContactSyncState,
-            states,
-            OUTCOME_FIELDS,
-            where={"claim_token": token, "processing_status": ProcessingStatus.PROCESSING},
-            returning=["requeue_requested"],
-        )
+        for exchanges, group in groups.items():
+            fields = [name for name in OUTCOME_FIELDS if name not in EXCHANGE_FIELDS or name in exchanges]
+            owned |= bulk_update_where(
+                ContactSyncState,
+                group,
+                fields,
+                where={"claim_token": token, "processing_status": ProcessingStatus.PROCESSING},
+                returning=["requeue_requested"],
+            )
         requeued = [state for state in states if owned.get(state.pk, (False,))[0]]
         for state in requeued:
             state_apply_requeue(state, now=now)
-        bulk_update_rows(ContactSyncState, requeued, WRITTEN_FIELDS)
+        bulk_update_rows(ContactSyncState, requeued, REQUEUE_FIELDS)
     return len(owned)
 
 
@@ -125,7 +137,7 @@ def push_batch_process(
         limit=batch_size,
         token=token,
         now=started,
-        fields=[*WRITTEN_FIELDS, "connection_id"],
+        fields=[*LOADED_FIELDS, "connection_id"],
         contact_fields=CONTACT_COLUMNS,
     )
     if not states and not orphans:

@@ -349,3 +349,94 @@ def test_a_claimed_row_whose_contact_is_gone_is_dropped_and_the_rest_pushed(conn
     assert not ContactSyncState.objects.filter(pk=orphan.pk).exists()
     pushed.refresh_from_db()
     assert pushed.sync_status == SyncStatus.COMPLETE and run.claimed == 2 and run.succeeded == 1
+
+
+def test_a_row_keeps_its_last_exchange_until_a_new_one_replaces_it(connection, scripted):
+    """A push does not load the kept bodies; each row writes only the exchange it had."""
+    unchanged, failed, pushed, skipped = _queued(connection, 4)
+    old = {"last_request": {"old": "request"}, "last_response": {"old": "response"}}
+    push_batch_process(connection_id=connection.pk)  # the first push, so `unchanged` has a hash
+    ContactSyncState.objects.update(
+        **old, sync_status=SyncStatus.QUEUED, processing_status=ProcessingStatus.QUEUED, due_at=timezone.now()
+    )
+    ContactSyncState.objects.filter(pk=skipped.pk).update(pushed_hash="")
+    skipped.contact.email = ""
+    skipped.contact.save(update_fields=["email"])
+    failed.contact.first_name = "Changed"
+    failed.contact.save(update_fields=["first_name"])
+    pushed.contact.first_name = "Changed too"
+    pushed.contact.save(update_fields=["first_name"])
+
+    def answer(records):
+        return [
+            PushResult(
+                contact_id=r.contact_id,
+                ok=r.contact_id == str(pushed.contact_id),
+                remote_id="9",
+                error=None if r.contact_id == str(pushed.contact_id) else CrmValidationError("bad phone"),
+                request={"sent": r.contact_id},
+                response={"answer": r.contact_id},
+            )
+            for r in records
+        ]
+
+    scripted.script = [answer]
+    run = push_batch_process(connection_id=connection.pk)
+    assert (run.unchanged, run.skipped, run.succeeded, run.failed) == (1, 1, 1, 1)
+    by_pk = ContactSyncState.objects.in_bulk([s.pk for s in (unchanged, failed, pushed, skipped)])
+    for kept in (unchanged, skipped):  # no exchange this time: the last one stays
+        assert (by_pk[kept.pk].last_request, by_pk[kept.pk].last_response) == tuple(old.values())
+    for exchanged in (failed, pushed):
+        row = by_pk[exchanged.pk]
+        assert row.last_request == {"sent": str(exchanged.contact_id)}
+        assert row.last_response == {"answer": str(exchanged.contact_id)}
+    assert by_pk[failed.pk].error == "bad phone" and by_pk[pushed.pk].sync_status == SyncStatus.COMPLETE
+
+
+def test_a_failed_batch_replaces_the_response_and_keeps_the_request(connection, scripted):
+    state = _queued(connection, 1)[0]
+    ContactSyncState.objects.filter(pk=state.pk).update(last_request={"old": 1}, last_response={"old": 2})
+    scripted.script = [CrmUnavailable("down")]
+    push_batch_process(connection_id=connection.pk)
+    state.refresh_from_db()
+    assert state.last_request == {"old": 1} and state.last_response["message"] == "down"
+
+
+def test_requeue_fields_are_every_field_a_requeue_changes():
+    from crm_sync.services.outcomes import REQUEUE_FIELDS, state_apply_requeue
+
+    state = ContactSyncState(
+        sync_status=SyncStatus.PROCESSING,
+        processing_status=ProcessingStatus.PROCESSING,
+        retry_count=2,
+        next_retry_at=timezone.now(),
+        due_at=None,
+        requeue_requested=True,
+        claim_token="w",
+        claimed_at=timezone.now(),
+    )
+    before = {f.attname: getattr(state, f.attname) for f in ContactSyncState._meta.concrete_fields}
+    state_apply_requeue(state, now=timezone.now() + timedelta(seconds=1))
+    changed = {name for name, value in before.items() if getattr(state, name) != value}
+    assert changed == set(REQUEUE_FIELDS)
+
+
+@pytest.mark.parametrize("kept_exchange", [False, True])
+def test_a_batchs_queries_do_not_grow_with_its_size(connection, scripted, kept_exchange):
+    """No per-row query hides in a push: not for a contact, nor for a body it did not load."""
+    from django.db import connection as db_connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for size in (2, 6):
+        states = _queued(connection, size)
+        if kept_exchange:  # rows that keep their last exchange (unchanged since their last push)
+            push_batch_process(connection_id=connection.pk)
+            ContactSyncState.objects.filter(pk__in=[s.pk for s in states]).update(
+                last_request={"old": 1}, processing_status=ProcessingStatus.QUEUED, due_at=timezone.now()
+            )
+        with CaptureQueriesContext(db_connection) as captured:
+            run = push_batch_process(connection_id=connection.pk)
+        assert run.claimed == size and (run.unchanged if kept_exchange else run.succeeded) == size
+        counts.append(len(captured.captured_queries))
+    assert counts[0] == counts[1]
