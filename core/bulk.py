@@ -99,11 +99,13 @@ def bulk_create_rows(model: type[models.Model], objs: list[models.Model], *, usi
     if not objs:
         return objs
     connection = connections[using]
-    if connection.vendor != "postgresql":
+    meta = model._meta
+    keyed = [obj.pk is not None for obj in objs]
+    if connection.vendor != "postgresql" or (any(keyed) and not all(keyed)):
+        # Elsewhere, or a mix of given and generated keys: Django's bulk_create handles it.
         model.objects.using(using).bulk_create(objs)
         return objs
-    meta = model._meta
-    generated = meta.pk.db_returning and all(obj.pk is None for obj in objs)
+    generated = meta.pk.db_returning and not any(keyed)
     columns = [field for field in meta.concrete_fields if not (generated and field is meta.pk)]
     for obj in objs:
         for field in columns:

@@ -133,7 +133,7 @@ def redact_capped_many(values: list[Any], *, secrets: tuple[str, ...] = (), max_
             kept.append(None)
             continue
         text, data = copy
-        if suspect and _needs_redaction(text, secrets):
+        if suspect and (len(copies) == 1 or _needs_redaction(text, secrets)):
             data = redact_data(data, secrets=secrets)
             text = jsontext.dumps(data)
         kept.append(

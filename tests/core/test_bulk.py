@@ -122,3 +122,14 @@ def test_bulk_create_rows_with_nothing_to_insert_runs_no_statement(django_assert
 
     with django_assert_num_queries(0):
         assert bulk_create_rows(SandboxRecord, []) == []
+
+
+def test_bulk_create_rows_with_some_keys_given_inserts_every_row():
+    from core.bulk import bulk_create_rows
+    from integrations.sandbox.models import SandboxRecord
+
+    given = SandboxRecord(id=424242, kind="hubspot", object_type="contact", key="given")
+    generated = SandboxRecord(kind="hubspot", object_type="contact", key="generated")
+    bulk_create_rows(SandboxRecord, [given, generated])
+    assert set(SandboxRecord.objects.values_list("key", flat=True)) == {"given", "generated"}
+    assert SandboxRecord.objects.get(key="given").pk == 424242
