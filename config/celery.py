@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import setup_logging, worker_process_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
@@ -20,3 +20,12 @@ def _use_django_logging(**kwargs) -> None:
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+
+
+@worker_ready.connect
+@worker_process_init.connect
+def _settle_heap(**kwargs) -> None:
+    """Booted (solo pool) or forked (prefork child): freeze the start-up heap, see core.heap."""
+    from core.heap import heap_settle
+
+    heap_settle()

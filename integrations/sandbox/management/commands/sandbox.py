@@ -14,6 +14,8 @@ from django.core.servers.basehttp import WSGIServer, run
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 
+from core.heap import heap_settle
+
 # Brevo imports take up to 10 MB and n8n payloads up to 16 MB: the standalone server lets them in.
 MAX_BODY_BYTES = 20 * 1024 * 1024
 # CommonMiddleware sets Content-Length, without which Django's server closes the connection
@@ -65,7 +67,9 @@ class Command(BaseCommand):
             settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, host]
         from django.core.handlers.wsgi import WSGIHandler
 
+        handler = WSGIHandler()
+        heap_settle()  # a long-running server: see core.heap
         self.stdout.write(f"Sandbox CRMs on http://{host}:{port}/sandbox/<kind>/ (Ctrl-C to stop)")
         self.stdout.flush()
         with contextlib.suppress(KeyboardInterrupt):
-            run(host, port, WSGIHandler(), ipv6=":" in host, threading=True, server_cls=NoDelayWSGIServer)
+            run(host, port, handler, ipv6=":" in host, threading=True, server_cls=NoDelayWSGIServer)
