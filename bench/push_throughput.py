@@ -127,7 +127,7 @@ def analyze_growing_tables() -> None:
 
     With statistics from an empty table the planner takes the (kind, object_type) prefix of
     the unique index as selective and filters 60,000 rows on every batch lookup: the stand-in
-    CRM's lookup went from 4 to 50 ms a batch over a run, and the figure measured that rather
+    CRM's lookup went from 4 to 53 ms a batch over a run, and the figure measured that rather
     than the pipeline. Autovacuum would ANALYZE the table too (past 50 rows + 10%), but only
     after its nap of up to a minute, longer than a run, and CI's server runs it off.
     """
