@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 from accounts.models import Scope
 from accounts.services import api_key_create
 from tests.factories import OrganizationFactory
+from tests.live_requests import RequestsInFlight
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
@@ -47,6 +48,28 @@ def _service_markers(request):
             redis.Redis.from_url(url, socket_connect_timeout=1).ping()
         except redis.RedisError as exc:
             _missing_service(f"Redis at {url} is not reachable: {exc}")
+
+
+# How long a live-server test may leave the server working after it ends (a hung sandbox
+# request). Longer fails the test: shorten the sandbox's timeout_seconds in it instead.
+LIVE_SERVER_GRACE_SECONDS = 10.0
+
+
+@pytest.fixture(autouse=True)
+def _live_server_settles(request):
+    """A live-server test ends only once the server has answered all it was sent (see
+    tests/live_requests.py). pytest-django's database fixtures are set up before this one,
+    so the wait comes before their teardown."""
+    if "live_server" not in request.fixturenames:
+        yield
+        return
+    with RequestsInFlight() as in_flight:
+        yield
+        if not in_flight.wait_idle(timeout=LIVE_SERVER_GRACE_SECONDS):
+            pytest.fail(
+                f"The live server was still answering this test's requests {LIVE_SERVER_GRACE_SECONDS:.0f} s "
+                "after it ended; shorten the sandbox's timeout_seconds in the test."
+            )
 
 
 _real_connect = socket.socket.connect

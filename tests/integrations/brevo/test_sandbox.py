@@ -150,7 +150,7 @@ def test_malformed_json_is_unavailable(make_connector):
 def test_a_timeout_is_retriable(make_connector):
     from integrations.sandbox.config import config_update
 
-    config_update(kind="brevo", changes={"timeout_seconds": 2})
+    config_update(kind="brevo", changes={"timeout_seconds": 1})
     [result] = make_connector(fault="timeout", read_timeout=0.5).push_contacts([contact(1)])
     assert result.error.category == "timeout" and result.error.retriable, result.error
 

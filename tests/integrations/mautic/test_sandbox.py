@@ -154,6 +154,6 @@ def test_malformed_json(make_connector):
 def test_timeout(make_connector):
     from integrations.sandbox.config import config_update
 
-    config_update(kind="mautic", changes={"timeout_seconds": 2})
+    config_update(kind="mautic", changes={"timeout_seconds": 1})
     [result] = make_connector(fault="timeout", read_timeout=0.5).push_contacts([contact(1)])
     assert result.error.category == "timeout" and result.error.retriable, result.error
