@@ -9,10 +9,13 @@ contacts (default 20,000) for a HubSpot connection pointing at the sandbox, play
   received, duplicates (sandbox writes beyond one per contact) and lost (not Complete).
 With --no-limit the sandbox's rate limit is off and it prints the pipeline's own capacity
 in contacts/s per worker process and where the time went (claim, build, HTTP, write-back).
+--workers defaults to 2 with the limit and 1 without: on a 2-CPU machine, two worker
+processes share the CPUs with the sandbox and PostgreSQL, so their rate divided by two
+measures the machine, not what one process can do.
 --lanes sets SYNC_PUSH_LANES (batches each push task keeps in flight) for the workers.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/h_sync CELERY_BROKER_URL=redis://127.0.0.1:6379/9 \\
-        .venv/bin/python bench/push_throughput.py [--count 20000] [--workers 2] [--lanes 4] [--no-limit]
+        .venv/bin/python bench/push_throughput.py [--count 20000] [--workers 2|1] [--lanes 4] [--no-limit]
 
 Nothing here is asserted by the test suite; the numbers depend on the machine.
 """
@@ -157,12 +160,14 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--count", type=int, default=20_000)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=None, help="default 2, or 1 with --no-limit")
     parser.add_argument(
         "--lanes", type=int, default=settings.SYNC_PUSH_LANES, help="batches in flight per push task"
     )
     parser.add_argument("--no-limit", action="store_true", help="switch the sandbox's rate limit off")
     args = parser.parse_args()
+    if args.workers is None:
+        args.workers = 1 if args.no_limit else 2
     broker = os.environ.get("CELERY_BROKER_URL", "")
     if db_connection.vendor != "postgresql" or not broker.startswith("redis://"):
         sys.exit("Set DATABASE_URL (migrated PostgreSQL) and CELERY_BROKER_URL (redis://).")
@@ -311,6 +316,8 @@ def main() -> None:
         # Lanes overlap inside one process, so capacity per process is the wall-clock rate
         # shared out over the processes; the split below is of the time inside batches.
         print(f"  pipeline: {rate / args.workers:,.0f} contacts/s per worker process")
+        if args.workers > 1 and os.cpu_count() and args.workers >= os.cpu_count():
+            print("    (the workers share the machine's CPUs: --workers 1 measures one process)")
         for name in ("claim", "build", "http", "write"):
             share = (parts[name] or 0) / 1000
             print(f"    {name:>6}: {share:7.1f} s of batch time ({share / busy:.0%})")
