@@ -140,6 +140,20 @@ def session_for(connection) -> requests.Session:
         return session
 
 
+def sessions_close_all() -> int:
+    """Close every pooled session and its kept-alive connections; return how many were open.
+
+    The CRM's side sees its connections end now rather than when the process exits (the test
+    suite's live server needs its keep-alive threads gone before it stops).
+    """
+    with _sessions_lock:
+        sessions = [session for _, session in _sessions.values()]
+        _sessions.clear()
+    for session in sessions:
+        session.close()
+    return len(sessions)
+
+
 def retry_after_seconds(value: str | None) -> float | None:
     """Retry-After as seconds: delta-seconds or an HTTP date."""
     if not value:

@@ -4,8 +4,11 @@ Services: a test marked `requires_postgres` / `requires_redis` skips when the se
 absent, but fails under REQUIRE_SERVICES=1 (CI), so CI can never skip one silently.
 """
 
+import gc
 import os
 import socket
+import threading
+import time
 
 import pytest
 import responses
@@ -14,6 +17,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Scope
 from accounts.services import api_key_create
+from integrations.http import sessions_close_all
 from tests.factories import OrganizationFactory
 from tests.live_requests import RequestsInFlight
 
@@ -48,6 +52,26 @@ def _service_markers(request):
             redis.Redis.from_url(url, socket_connect_timeout=1).ping()
         except redis.RedisError as exc:
             _missing_service(f"Redis at {url} is not reachable: {exc}")
+
+
+@pytest.fixture(scope="session")
+def live_server(live_server):
+    """pytest-django's live server, stopped only once its keep-alive threads have gone.
+
+    A connector's pooled HTTP session keeps its connection to the server open, and the
+    server's thread for it waits for the next request. Left alone, those threads ended after
+    the server had stopped sharing SQLite's in-memory connection with them, and each printed a
+    traceback at the end of the run. Closing the sessions (and collecting unpooled ones) ends
+    the threads while sharing is still allowed.
+    """
+    yield live_server
+    sessions_close_all()
+    gc.collect()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(
+        "process_request_thread" in thread.name for thread in threading.enumerate()
+    ):
+        time.sleep(0.05)
 
 
 # How long a live-server test may leave the server working after it ends (a hung sandbox

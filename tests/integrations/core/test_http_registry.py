@@ -10,7 +10,7 @@ from integrations import registry
 from integrations.auth import ApiKeyQuery, Bearer
 from integrations.connectors.base import Capability, Connector
 from integrations.errors import CrmConflict, CrmNotFound, CrmUnavailable, CrmValidationError
-from integrations.http import CrmHttpClient, IdempotentConnectRetry, session_for
+from integrations.http import CrmHttpClient, IdempotentConnectRetry, session_for, sessions_close_all
 from tests.integrations.factories import CrmConnectionFactory
 
 BASE = "https://crm.example.com"
@@ -81,6 +81,21 @@ def test_session_is_pooled_per_connection_until_it_changes(org):
     connection.name = "renamed"
     connection.save()
     assert session_for(connection) is not first
+
+
+@pytest.mark.django_db
+def test_closing_all_sessions_closes_them_and_pools_afresh(org, monkeypatch):
+    sessions_close_all()  # what earlier tests pooled, really closed
+    closed = []
+    monkeypatch.setattr(requests.Session, "close", lambda self: closed.append(self))
+    one, two = CrmConnectionFactory(organization=org), CrmConnectionFactory(organization=org)
+    pooled = {session_for(one), session_for(two)}
+
+    assert sessions_close_all() == 2
+
+    assert set(closed) == pooled
+    assert session_for(one) not in pooled
+    assert sessions_close_all() == 1
 
 
 def test_unknown_crm_lists_valid_kinds():
