@@ -121,7 +121,8 @@ def queue_depth(*, connection) -> int:
 
 def seconds_phrase(seconds: float) -> str:
     if seconds < 60:
-        return f"Within {max(int(math.ceil(seconds)), 1)} seconds"
+        whole = max(int(math.ceil(seconds)), 1)
+        return f"Within {whole} second{'s' if whole != 1 else ''}"
     minutes = int(math.ceil(seconds / 60))
     if minutes < 120:
         return f"Within {minutes} minute{'s' if minutes != 1 else ''}"

@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from crm_sync.connections import push_kinds
+from crm_sync.selectors import seconds_phrase
 from tests.contacts.factories import ContactFactory
 from tests.crm_sync.factories import ContactSyncStateFactory, SyncRunFactory
 from tests.integrations.factories import CrmConnectionFactory
@@ -56,7 +57,7 @@ def test_sync_status_without_history_uses_one_batch_per_interval(api_client, con
     mine = ContactSyncStateFactory(connection=connection, queued=True)
     body = api_client.get(status_url(mine.contact_id)).json()["scripted"]
     # batch 100 per 60 s interval: 1 / (100/60) s
-    assert body["estimated_processing"] == "Within 1 seconds"
+    assert body["estimated_processing"] == "Within 1 second"
 
 
 def test_sync_status_of_a_paused_connection_says_so(api_client, connection):
@@ -230,3 +231,20 @@ def test_sync_failures_query_count_is_constant(api_client, connection, django_as
 def test_sync_failures_bad_input(api_client, connection):
     assert api_client.get("/api/v1/contacts/sync-failures/").status_code == 400
     assert api_client.get("/api/v1/contacts/sync-failures/?crm=zoho").status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("seconds", "phrase"),
+    [
+        (0, "Within 1 second"),
+        (0.4, "Within 1 second"),
+        (1.2, "Within 2 seconds"),
+        (59, "Within 59 seconds"),
+        (60, "Within 1 minute"),
+        (61, "Within 2 minutes"),
+        (119 * 60, "Within 119 minutes"),
+        (120 * 60, "Within 2 hours"),
+    ],
+)
+def test_the_estimate_reads_as_a_phrase(seconds, phrase):
+    assert seconds_phrase(seconds) == phrase
