@@ -31,7 +31,8 @@ def test_objects_made_before_are_frozen_and_later_ones_are_collected(thawed):
 
     frozen = heap_settle()
 
-    assert frozen == gc.get_freeze_count() > 0
+    # Not equal to a later count: a frozen object another thread lets go of leaves the count.
+    assert frozen > 0 and gc.get_freeze_count() > 0
     assert not _tracked(before)  # in the permanent generation: no collection walks it
     after = _Thing()
     assert _tracked(after)
