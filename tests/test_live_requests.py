@@ -5,53 +5,50 @@ The signals are sent from threads of their own, as a live server's are: Django's
 """
 
 import threading
-import time
 
 from django.core.signals import request_finished, request_started
 
 from tests.live_requests import RequestsInFlight
 
 
-def _request_in_another_thread(seconds: float) -> threading.Thread:
-    def serve():
-        request_started.send(sender=None, environ={})
-        time.sleep(seconds)
-        request_finished.send(sender=None)
+class _Request(threading.Thread):
+    """A request in another thread that is answered when `answer` is set."""
 
-    thread = threading.Thread(target=serve)
-    thread.start()
-    return thread
+    def __init__(self) -> None:
+        super().__init__()
+        self.began, self.answer, self.answered = threading.Event(), threading.Event(), threading.Event()
+
+    def run(self) -> None:
+        request_started.send(sender=None, environ={})
+        self.began.set()
+        self.answer.wait(5)
+        self.answered.set()
+        request_finished.send(sender=None)
 
 
 def test_waits_for_a_request_still_being_answered():
     with RequestsInFlight() as in_flight:
-        thread = _request_in_another_thread(0.3)
-        time.sleep(0.05)
-        began = time.monotonic()
+        request = _Request()
+        request.start()
+        request.began.wait(5)
+        threading.Timer(0.2, request.answer.set).start()
 
         assert in_flight.wait_idle(timeout=5)
 
-        assert time.monotonic() - began >= 0.2
-        assert not thread.is_alive() or thread.join(1) is None
+        assert request.answered.is_set()
+        request.join(5)
 
 
 def test_reports_a_request_that_outlasts_the_timeout():
-    release = threading.Event()
-
-    def serve():
-        request_started.send(sender=None, environ={})
-        release.wait(5)
-        request_finished.send(sender=None)
-
     with RequestsInFlight() as in_flight:
-        thread = threading.Thread(target=serve)
-        thread.start()
-        time.sleep(0.05)
+        request = _Request()
+        request.start()
+        request.began.wait(5)
 
         assert in_flight.wait_idle(timeout=0.1) is False
 
-        release.set()
-        thread.join(5)
+        request.answer.set()
+        request.join(5)
         assert in_flight.wait_idle(timeout=1)
 
 
@@ -59,8 +56,11 @@ def test_nothing_counts_once_closed():
     in_flight = RequestsInFlight()
     with in_flight:
         pass
-    thread = _request_in_another_thread(0.5)
-    time.sleep(0.05)
+    request = _Request()
+    request.start()
+    request.began.wait(5)
 
     assert in_flight.wait_idle(timeout=0.01)
-    thread.join(5)
+
+    request.answer.set()
+    request.join(5)
