@@ -74,13 +74,21 @@ def wait_port(port: int) -> None:
     sys.exit(f"the sandbox did not start on port {port}")
 
 
+def proc_stat(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the command name (state, ppid, ...); empty off Linux or once gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
+
+
+def clock_seconds(fields: list[str], first: int, last: int) -> float:
+    return sum(int(value) for value in fields[first:last]) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) a process and its reaped children have used so far; 0 off Linux."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    return clock_seconds(proc_stat(pid), 11, 15)
 
 
 def postgres_cpu_seconds(database: str) -> float:
@@ -94,19 +102,15 @@ def postgres_cpu_seconds(database: str) -> float:
     for proc in Path("/proc").glob("[0-9]*"):
         try:
             title = (proc / "cmdline").read_bytes().decode(errors="replace")
-            stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
         if title.startswith("postgres:") and f" {database} " in title:
-            total += cpu_seconds(int(proc.name))
-            postmasters.add(int(stat[1]))
-    for pid in postmasters:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += sum(int(value) for value in fields[13:15]) / os.sysconf("SC_CLK_TCK")
-    return total
+            fields = proc_stat(int(proc.name))
+            if fields:
+                total += clock_seconds(fields, 11, 15)
+                postmasters.add(int(fields[1]))
+    # cutime + cstime: the backends the postmaster has reaped.
+    return total + sum(clock_seconds(proc_stat(pid), 13, 15) for pid in postmasters)
 
 
 def vacuum_churned_tables() -> None:
@@ -247,7 +251,6 @@ def main() -> None:
         settings.SYNC_MAX_PARALLEL_PUSHES = args.workers
         booted = wait_idle([proc.pid for proc in procs])
         started = time.monotonic()
-        first_done = None
         next_analyze = None
         while True:
             pushes_dispatch_due(enqueue=enqueue)
@@ -258,8 +261,8 @@ def main() -> None:
             left = ContactSyncState.objects.filter(connection=connection).exclude(
                 sync_status=SyncStatus.COMPLETE
             )
-            if first_done is None and SyncRun.objects.filter(connection=connection).exists():
-                first_done = next_analyze = time.monotonic()
+            if next_analyze is None and SyncRun.objects.filter(connection=connection).exists():
+                next_analyze = time.monotonic()  # the first batch is in
             if not left.exists() or time.monotonic() - started > 3600:
                 break
             time.sleep(0.5)
