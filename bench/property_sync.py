@@ -104,8 +104,8 @@ def main() -> None:
     from accounts.actors import Actor
     from accounts.models import Organization
     from integrations.models import CrmConnection
-    from integrations.sandbox import credentials
     from properties.sync_requests import property_sync_now
+    from sandbox import credentials
 
     base = start_sandbox()
     requests.post(f"{base}/_control/reset?config=1", timeout=10).raise_for_status()

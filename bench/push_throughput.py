@@ -49,10 +49,10 @@ from crm_sync.queue import reap_stale  # noqa: E402
 from crm_sync.services.dispatch import pushes_dispatch_due  # noqa: E402
 from crm_sync.services.queue_all import contacts_queue_all  # noqa: E402
 from integrations.models import CrmConnection  # noqa: E402
-from integrations.sandbox import credentials as sandbox_credentials  # noqa: E402
-from integrations.sandbox.config import config_update, sandbox_reset  # noqa: E402
-from integrations.sandbox.emulators.hubspot_schema import CONTACTS  # noqa: E402
-from integrations.sandbox.models import SandboxRecord, SandboxRequestLog  # noqa: E402
+from sandbox import credentials as sandbox_credentials  # noqa: E402
+from sandbox.config import config_update, sandbox_reset  # noqa: E402
+from sandbox.emulators.hubspot_schema import CONTACTS  # noqa: E402
+from sandbox.models import SandboxRecord, SandboxRequestLog  # noqa: E402
 
 SLUG = "bench-push"
 BATCH = 100

@@ -15,7 +15,7 @@ urlpatterns = [
 ]
 
 if settings.SANDBOX_ENABLED:
-    urlpatterns.append(path("sandbox/", include("integrations.sandbox.urls")))
+    urlpatterns.append(path("sandbox/", include("sandbox.urls")))
 
 handler400 = "core.views.error_400"
 handler403 = "core.views.error_403"

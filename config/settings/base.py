@@ -64,7 +64,7 @@ INSTALLED_APPS = [
     "contacts",
     "properties",
     "integrations",
-    "integrations.sandbox",
+    "sandbox",
     "crm_sync",
 ]
 

@@ -93,7 +93,7 @@ def test_empty_input_touches_nothing(django_assert_num_queries):
 
 def test_bulk_create_rows_inserts_in_order_and_sets_generated_keys():
     from core.bulk import bulk_create_rows
-    from integrations.sandbox.models import SandboxRecord
+    from sandbox.models import SandboxRecord
 
     records = [
         SandboxRecord(kind="hubspot", object_type="contact", key=f"k{i}", data={"i": i, "name": "Zoë 'q'"})
@@ -118,7 +118,7 @@ def test_bulk_create_rows_inserts_in_order_and_sets_generated_keys():
 
 def test_bulk_create_rows_with_nothing_to_insert_runs_no_statement(django_assert_num_queries):
     from core.bulk import bulk_create_rows
-    from integrations.sandbox.models import SandboxRecord
+    from sandbox.models import SandboxRecord
 
     with django_assert_num_queries(0):
         assert bulk_create_rows(SandboxRecord, []) == []
@@ -126,7 +126,7 @@ def test_bulk_create_rows_with_nothing_to_insert_runs_no_statement(django_assert
 
 def test_bulk_create_rows_with_some_keys_given_inserts_every_row():
     from core.bulk import bulk_create_rows
-    from integrations.sandbox.models import SandboxRecord
+    from sandbox.models import SandboxRecord
 
     given = SandboxRecord(id=424242, kind="hubspot", object_type="contact", key="given")
     generated = SandboxRecord(kind="hubspot", object_type="contact", key="generated")

@@ -26,10 +26,10 @@ from django.db.models import Count
 from crm_sync.models import ContactSyncState, ProcessingStatus, SyncRun, SyncStatus
 from crm_sync.queue import reap_stale
 from crm_sync.services.dispatch import pushes_dispatch_due
-from integrations.sandbox import credentials as sandbox_credentials
-from integrations.sandbox.config import config_update
-from integrations.sandbox.emulators.hubspot_schema import CONTACTS
-from integrations.sandbox.models import SandboxRecord
+from sandbox import credentials as sandbox_credentials
+from sandbox.config import config_update
+from sandbox.emulators.hubspot_schema import CONTACTS
+from sandbox.models import SandboxRecord
 from tests.conftest import redis_url
 from tests.contacts.factories import ContactFactory
 from tests.integrations.factories import CrmConnectionFactory

@@ -11,9 +11,9 @@ from django.db import OperationalError
 from config.celery import app
 from crm_sync.models import ContactSyncState, SyncRun, SyncStatus
 from crm_sync.tasks import push_batch
-from integrations.sandbox import credentials as sandbox_credentials
-from integrations.sandbox.emulators.hubspot_schema import CONTACTS
-from integrations.sandbox.models import SandboxRecord
+from sandbox import credentials as sandbox_credentials
+from sandbox.emulators.hubspot_schema import CONTACTS
+from sandbox.models import SandboxRecord
 from tests.contacts.factories import ContactFactory
 from tests.integrations.factories import CrmConnectionFactory
 

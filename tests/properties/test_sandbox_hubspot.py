@@ -28,7 +28,7 @@ def _needs_sandbox():
 @pytest.fixture
 def sandbox(live_server, org):
     """The sandbox HubSpot, reset, with a connection of `org` pointing at it."""
-    from integrations.sandbox import credentials
+    from sandbox import credentials
 
     base = f"{live_server.url}/sandbox/hubspot"
     requests.post(f"{base}/_control/reset?config=1", timeout=10).raise_for_status()

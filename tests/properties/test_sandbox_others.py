@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _credentials(kind):
-    from integrations.sandbox import credentials as c
+    from sandbox import credentials as c
 
     return {
         "brevo": ("brevo/v3", {"api_key": c.BREVO_API_KEY}),

@@ -15,7 +15,7 @@ from django.utils.crypto import get_random_string
 from accounts.models import Membership, Organization, OrganizationAPIKey, Scope
 from accounts.services import api_key_create, membership_add
 
-DEMO_APPS = ["contacts", "properties", "integrations", "crm_sync"]
+DEMO_APPS = ["contacts", "properties", "sandbox", "crm_sync"]
 
 
 class Command(BaseCommand):

@@ -17,14 +17,3 @@ class BrivityConnector(RestConnector):
     default_settings = BRIVITY_SETTINGS
     default_field_mapping = dict(BRIVITY_SETTINGS["field_maps"]["contacts"])
     config_serializer = preset_serializer("BrivitySettingsSerializer", BRIVITY_SETTINGS)
-
-    @classmethod
-    def demo_connection(cls, sandbox_url: str) -> dict:
-        """The demo connection to the sandbox (integrations/demo.py): the preset as it is."""
-        from integrations.sandbox import credentials as creds
-
-        return {
-            "base_url": f"{sandbox_url}/brivity",
-            "credentials": {"api_token": creds.BRIVITY_API_TOKEN},
-            "settings": {},
-        }

@@ -167,17 +167,6 @@ class RestConnector(Connector):
                     field_map.pop(local, None)
         return field_map
 
-    @classmethod
-    def demo_connection(cls, sandbox_url: str) -> dict[str, Any]:
-        """The demo connection to the sandbox generic REST CRM (integrations/demo.py): JWT login."""
-        from integrations.sandbox import credentials as creds
-
-        return {
-            "base_url": f"{sandbox_url}/rest",
-            "credentials": {"username": creds.REST_USERNAME, "password": creds.REST_PASSWORD},
-            "settings": {"auth": {"type": "jwt"}, "paging": {"total_path": "meta.total"}},
-        }
-
     # -- reads ----------------------------------------------------------------------------
     def read_entity(
         self, entity: str, *, since: datetime | None = None, cursor: str | None = None

@@ -18,17 +18,3 @@ class TopProducerConnector(RestConnector):
     default_settings = TOPPRODUCER_SETTINGS
     default_field_mapping = dict(TOPPRODUCER_SETTINGS["field_maps"]["contacts"])
     config_serializer = preset_serializer("TopProducerSettingsSerializer", TOPPRODUCER_SETTINGS)
-
-    @classmethod
-    def demo_connection(cls, sandbox_url: str) -> dict:
-        """The demo connection to the sandbox (integrations/demo.py): the preset as it is."""
-        from integrations.sandbox import credentials as creds
-
-        return {
-            "base_url": f"{sandbox_url}/topproducer",
-            "credentials": {
-                "client_id": creds.TOPPRODUCER_CLIENT_ID,
-                "client_secret": creds.TOPPRODUCER_CLIENT_SECRET,
-            },
-            "settings": {},
-        }

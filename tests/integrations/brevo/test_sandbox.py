@@ -21,12 +21,12 @@ def _needs_sandbox():
     try:
         resolve("/sandbox/brevo/v3/account")
     except Resolver404:
-        pytest.skip("the Brevo sandbox is not mounted at /sandbox/brevo/ (integrations/sandbox/urls.py)")
+        pytest.skip("the Brevo sandbox is not mounted at /sandbox/brevo/ (sandbox/urls.py)")
 
 
 @pytest.fixture
 def make_connector(live_server, org):
-    from integrations.sandbox import credentials
+    from sandbox import credentials
 
     def make(*, fault: str | None = None, api_key: str | None = None, name: str = "sandbox", **options):
         if fault:
@@ -148,7 +148,7 @@ def test_malformed_json_is_unavailable(make_connector):
 
 
 def test_a_timeout_is_retriable(make_connector):
-    from integrations.sandbox.config import config_update
+    from sandbox.config import config_update
 
     config_update(kind="brevo", changes={"timeout_seconds": 1})
     [result] = make_connector(fault="timeout", read_timeout=0.5).push_contacts([contact(1)])

@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from integrations.connectors.brivity import BrivityConnector
 from integrations.errors import CrmAuthError, CrmRateLimited, CrmUnavailable
 from integrations.registry import connector_for
+from sandbox.demo import demo_connections
 from tests.integrations.rest.sandbox_support import Sandbox, contact, pulled, require_sandbox
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,8 +28,8 @@ def sandbox(live_server):
 def make_brivity(make_connection, live_server):
     def make(*, token=None, fault=None):
         # Exactly what bootstrap_demo creates: the preset, untouched.
-        values = BrivityConnector.demo_connection(f"{live_server.url}/sandbox")
-        settings = dict(values["settings"])
+        values = demo_connections(f"{live_server.url}/sandbox")["brivity"]
+        settings = dict(values.get("settings", {}))
         if fault:
             settings["headers"] = {"X-Sandbox-Fault": fault}
         credentials = {"api_token": token} if token else values["credentials"]

@@ -161,7 +161,7 @@ def test_default_organization_uses_environment_credentials(settings):
 
 
 def test_demo_seed_is_idempotent(org):
-    from integrations import demo
+    from sandbox import demo
 
     first = demo.seed(org)
     second = demo.seed(org)

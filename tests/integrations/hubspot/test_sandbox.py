@@ -9,7 +9,7 @@ from django.urls import Resolver404, resolve
 
 from integrations.connectors.base import ContactPayload, RemoteProperty
 from integrations.connectors.hubspot import HubSpotConnector
-from integrations.sandbox.config import config_update
+from sandbox.config import config_update
 from tests.integrations.factories import CrmConnectionFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,11 +26,11 @@ def _sandbox_routed() -> bool:
 @pytest.fixture(autouse=True)
 def _needs_sandbox():
     if not _sandbox_routed():
-        pytest.skip("the HubSpot sandbox is not mounted at /sandbox/hubspot/ (integrations/sandbox/urls.py)")
+        pytest.skip("the HubSpot sandbox is not mounted at /sandbox/hubspot/ (sandbox/urls.py)")
 
 
 def _token():
-    from integrations.sandbox import credentials
+    from sandbox import credentials
 
     return credentials.HUBSPOT_TOKEN
 

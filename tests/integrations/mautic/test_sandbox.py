@@ -21,12 +21,12 @@ def _needs_sandbox():
     try:
         resolve("/sandbox/mautic/api/contacts")
     except Resolver404:
-        pytest.skip("the Mautic sandbox is not mounted at /sandbox/mautic/ (integrations/sandbox/urls.py)")
+        pytest.skip("the Mautic sandbox is not mounted at /sandbox/mautic/ (sandbox/urls.py)")
 
 
 @pytest.fixture
 def make_connector(live_server, org):
-    from integrations.sandbox import credentials as creds
+    from sandbox import credentials as creds
 
     def make(*, fault: str | None = None, credentials: dict | None = None, name: str = "sandbox", **options):
         if fault:
@@ -62,7 +62,7 @@ def test_credential_test_with_basic_auth(make_connector):
 # On SQLite the token refresh serialises on a file lock, not a row lock: a transaction held across
 # the token call would block the in-process sandbox's own writes (this test proves it does not).
 def test_credential_test_with_oauth2_client_credentials(make_connector):
-    from integrations.sandbox import credentials as creds
+    from sandbox import credentials as creds
 
     connector = make_connector(
         credentials={"client_id": creds.MAUTIC_CLIENT_ID, "client_secret": creds.MAUTIC_CLIENT_SECRET}
@@ -152,7 +152,7 @@ def test_malformed_json(make_connector):
 
 
 def test_timeout(make_connector):
-    from integrations.sandbox.config import config_update
+    from sandbox.config import config_update
 
     config_update(kind="mautic", changes={"timeout_seconds": 1})
     [result] = make_connector(fault="timeout", read_timeout=0.5).push_contacts([contact(1)])

@@ -19,12 +19,12 @@ def _needs_sandbox():
     try:
         resolve("/sandbox/n8n/webhook/x")
     except Resolver404:
-        pytest.skip("the n8n sandbox is not mounted at /sandbox/n8n/ (integrations/sandbox/urls.py)")
+        pytest.skip("the n8n sandbox is not mounted at /sandbox/n8n/ (sandbox/urls.py)")
 
 
 @pytest.fixture
 def creds():
-    from integrations.sandbox import credentials
+    from sandbox import credentials
 
     return credentials
 
@@ -65,7 +65,7 @@ def contact(n: int, version: int = 1) -> ContactPayload:
 
 
 def deliveries(creds) -> list[dict]:
-    from integrations.sandbox.models import SandboxRecord
+    from sandbox.models import SandboxRecord
 
     rows = SandboxRecord.objects.filter(kind="n8n", object_type=f"delivery:{creds.N8N_WEBHOOK_PATH}")
     return [row.data for row in rows.order_by("pk")]
@@ -88,7 +88,7 @@ def test_credential_test_pings_without_creating_contacts(make_connector, creds):
 
 
 def test_basic_auth(make_connector, creds):
-    from integrations.sandbox.config import config_update
+    from sandbox.config import config_update
 
     config_update(kind="n8n", changes={"credentials": {"auth": "basic"}})
     connector = make_connector(
@@ -144,7 +144,7 @@ def test_5xx(make_connector):
 
 
 def test_timeout(make_connector):
-    from integrations.sandbox.config import config_update
+    from sandbox.config import config_update
 
     config_update(kind="n8n", changes={"timeout_seconds": 1})
     [result] = make_connector(fault="timeout", read_timeout=0.5).push_contacts([contact(1)])

@@ -20,11 +20,11 @@ def sandbox_routed(path: str) -> bool:
 def require_sandbox(kind: str, probe: str):
     """Skip (with the reason) when the sandbox of `kind` is not mounted."""
     if not sandbox_routed(probe):
-        pytest.skip(f"the {kind} sandbox is not mounted at {probe} (integrations/sandbox/urls.py)")
+        pytest.skip(f"the {kind} sandbox is not mounted at {probe} (sandbox/urls.py)")
 
 
 class Sandbox:
-    """The control API of one sandbox CRM (integrations/sandbox/control.py)."""
+    """The control API of one sandbox CRM (sandbox/control.py)."""
 
     def __init__(self, live_server_url: str, kind: str) -> None:
         self.root = f"{live_server_url}/sandbox/{kind}"

@@ -31,7 +31,7 @@ def sandbox(live_server):
 
 @pytest.fixture
 def make_rest(make_connection, live_server):
-    from integrations.sandbox import credentials as creds
+    from sandbox import credentials as creds
 
     auth = {
         "jwt": ({"type": "jwt"}, {"username": creds.REST_USERNAME, "password": creds.REST_PASSWORD}),

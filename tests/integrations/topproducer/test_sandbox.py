@@ -2,10 +2,10 @@
 
 import pytest
 
-from integrations.connectors.topproducer import TopProducerConnector
 from integrations.errors import CrmAuthError, CrmRateLimited, CrmUnavailable
 from integrations.models import CrmConnection
 from integrations.registry import connector_for
+from sandbox.demo import demo_connections
 from tests.integrations.rest.sandbox_support import Sandbox, contact, pulled, require_sandbox
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,8 +26,8 @@ def sandbox(live_server):
 @pytest.fixture
 def make_topproducer(make_connection, live_server):
     def make(*, secret=None, fault=None):
-        values = TopProducerConnector.demo_connection(f"{live_server.url}/sandbox")
-        settings = dict(values["settings"])
+        values = demo_connections(f"{live_server.url}/sandbox")["topproducer"]
+        settings = dict(values.get("settings", {}))
         if fault:
             settings["headers"] = {"X-Sandbox-Fault": fault}
         credentials = dict(values["credentials"])

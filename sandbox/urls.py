@@ -1,0 +1,101 @@
+"""Sandbox CRMs mounted at /sandbox/<kind>/ when SANDBOX_ENABLED (and alone by `manage.py sandbox`)."""
+
+from django.urls import include, path
+
+from sandbox import control
+from sandbox.emulators import (
+    brevo,
+    brevo_attributes,
+    hubspot,
+    hubspot_objects,
+    hubspot_properties,
+    hubspot_search,
+    mautic,
+    mautic_fields,
+    n8n,
+)
+from sandbox.emulators.restlike import BRIVITY_API, REST_API, TOPPRODUCER_API
+
+app_name = "sandbox"
+
+hubspot_patterns = [
+    path("crm/v3/objects/<str:object_type>/batch/upsert", hubspot_objects.batch_upsert),
+    path("crm/v3/objects/<str:object_type>/batch/create", hubspot_objects.batch_create),
+    path("crm/v3/objects/<str:object_type>/batch/update", hubspot_objects.batch_update),
+    path("crm/v3/objects/<str:object_type>/search", hubspot_search.search),
+    path("crm/v3/objects/<str:object_type>", hubspot_objects.object_collection),
+    path("crm/v3/objects/<str:object_type>/<str:object_id>", hubspot_objects.object_detail),
+    path("crm/v3/properties/<str:object_type>/batch/create", hubspot_properties.property_batch_create),
+    path("crm/v3/properties/<str:object_type>/groups", hubspot_properties.group_collection),
+    path("crm/v3/properties/<str:object_type>", hubspot_properties.property_collection),
+    path("crm/v3/properties/<str:object_type>/<str:name>", hubspot_properties.property_detail),
+    path("account-info/v3/details", hubspot.account_details),
+    path("account-info/v3/api-usage/daily/private-apps", hubspot.api_usage_daily),
+    path("oauth/v1/token", hubspot.oauth_token),
+    path("oauth/v3/token", hubspot.oauth_token),
+]
+
+brevo_patterns = [
+    path("contacts", brevo.contacts_collection),
+    path("contacts/import", brevo.contact_import),
+    path("contacts/attributes", brevo_attributes.attribute_list),
+    path("contacts/attributes/<str:category>/<str:name>", brevo_attributes.attribute_detail),
+    path("contacts/<str:identifier>", brevo.contact_detail),
+    path("processes/<int:process_id>", brevo.process_read),
+    path("account", brevo_attributes.account),
+]
+
+mautic_patterns = [
+    path("api/contacts", mautic.contact_collection),
+    path("api/contacts/new", mautic.contact_new),
+    path("api/contacts/batch/new", mautic.contact_batch_new),
+    path("api/contacts/batch/edit", mautic.contact_batch_edit),
+    path("api/contacts/<int:contact_id>", mautic.contact_read),
+    path("api/contacts/<int:contact_id>/edit", mautic.contact_edit_view),
+    path("api/contacts/<int:contact_id>/delete", mautic.contact_delete),
+    path("api/fields/contact", mautic_fields.field_collection),
+    path("api/fields/contact/new", mautic_fields.field_new),
+    path("api/fields/contact/<int:field_id>", mautic_fields.field_read),
+    path("api/fields/contact/<int:field_id>/edit", mautic_fields.field_edit),
+    path("api/fields/contact/<int:field_id>/delete", mautic_fields.field_delete),
+    path("api/users/self", mautic_fields.user_self),
+    path("oauth/v2/token", mautic_fields.oauth_token),
+]
+
+n8n_patterns = [
+    path("webhook/<path:path>", n8n.webhook),
+    path("webhook-test/<path:path>", n8n.webhook_test),
+]
+
+
+def _restlike(api, prefix: str) -> list:
+    return [
+        path(f"{prefix}me", api.me),
+        path(f"{prefix}<str:entity>", api.collection),
+        path(f"{prefix}<str:entity>/<int:record_id>", api.detail),
+    ]
+
+
+rest_patterns = [
+    path("auth/login", REST_API.login),
+    path("auth/refresh", REST_API.refresh),
+    path("oauth/token", REST_API.oauth_token),
+    path("api/v1/health", REST_API.health),
+    *_restlike(REST_API, "api/v1/"),
+]
+brivity_patterns = _restlike(BRIVITY_API, "v1/")
+topproducer_patterns = [path("oauth/token", TOPPRODUCER_API.oauth_token), *_restlike(TOPPRODUCER_API, "v2/")]
+
+urlpatterns = [
+    path("<str:kind>/_control/", control.config_view, name="control"),
+    path("<str:kind>/_control/reset", control.reset_view, name="control-reset"),
+    path("<str:kind>/_control/requests", control.requests_view, name="control-requests"),
+    path("<str:kind>/_control/records", control.records_view, name="control-records"),
+    path("hubspot/", include(hubspot_patterns)),
+    path("brevo/v3/", include(brevo_patterns)),
+    path("mautic/", include(mautic_patterns)),
+    path("n8n/", include(n8n_patterns)),
+    path("rest/", include(rest_patterns)),
+    path("brivity/", include(brivity_patterns)),
+    path("topproducer/", include(topproducer_patterns)),
+]
