@@ -215,3 +215,19 @@ def test_trial_credentials_are_not_held_by_the_stored_connections_quota(
         format="json",
     )
     assert response.status_code == 200 and response.json()["status"] == "valid"
+
+
+def test_property_sync_of_a_held_connection_is_429_naming_the_reset_without_calling_hubspot(
+    api_client, hubspot, mocked_responses
+):
+    from tests.properties.factories import PropertyDefinitionFactory
+
+    PropertyDefinitionFactory(organization=hubspot.organization, name="company_size", select=True)
+    CrmConnection.objects.filter(pk=hubspot.pk).update(quota_exhausted_until=RESET)
+    response = api_client.post("/api/v1/hubspot/properties/sync/contacts")
+    assert response.status_code == 429
+    details = response.json()["details"]
+    assert response.json()["code"] == "crm_rate_limited"
+    assert details["policy"] == "DAILY" and details["resets_at"] == "2026-12-08T00:00:00+00:00"
+    assert details["retry_after"] == (RESET - NOW).total_seconds()
+    assert len(mocked_responses.calls) == 0
