@@ -11,6 +11,7 @@ from crm_sync.models import ContactSyncState, ProcessingStatus, SyncRun, SyncSta
 from crm_sync.services.dispatch import pushes_dispatch_due
 from crm_sync.services.push import push_batch_process
 from crm_sync.services.queueing import contacts_requeue_changed
+from integrations.errors import CrmRateLimited
 from integrations.models import CrmConnection
 from tests.crm_sync.factories import ContactSyncStateFactory, SyncRunFactory
 from tests.integrations.factories import CrmConnectionFactory
@@ -231,3 +232,16 @@ def test_property_sync_of_a_held_connection_is_429_naming_the_reset_without_call
     assert details["policy"] == "DAILY" and details["resets_at"] == "2026-12-08T00:00:00+00:00"
     assert details["retry_after"] == (RESET - NOW).total_seconds()
     assert len(mocked_responses.calls) == 0
+
+
+def test_a_daily_limit_makes_the_batch_due_exactly_at_the_reset(org, scripted):
+    # given: a connector that reports a daily limit with a coarse retry_after
+    connection = CrmConnectionFactory(organization=org, kind="scripted", base_url="https://scripted.invalid")
+    state = ContactSyncStateFactory(connection=connection, queued=True)
+    reset = timezone.now().replace(microsecond=0) + timedelta(hours=5, milliseconds=700)
+    scripted.script = [CrmRateLimited("daily", status=429, retry_after=1, policy="DAILY", resets_at=reset)]
+    # when
+    push_batch_process(connection_id=connection.pk)
+    # then: due at the reset itself, not at "now + retry_after"
+    state.refresh_from_db()
+    assert state.due_at == reset and state.retry_count == 0
