@@ -7,14 +7,18 @@ is updated the moment the CRM answers a daily 429, so no later call of the same 
 leaves this service either. Nothing has to lift the hold: it ends at its own time.
 """
 
+import logging
 from datetime import datetime
 
+from django.db import DatabaseError
 from django.utils import timezone
 
 from integrations.errors import CrmRateLimited
 from integrations.ratelimit import next_daily_reset
 
 DAILY_POLICY = "DAILY"
+
+logger = logging.getLogger(__name__)
 
 
 class QuotaHold:
@@ -50,7 +54,11 @@ class QuotaHold:
         if getattr(self.connection, "pk", None):
             from integrations.services import connection_quota_exhausted_mark
 
-            connection_quota_exhausted_mark(connection=self.connection, until=until, reason=reason)
-        else:
-            self.connection.quota_exhausted_until = until
-            self.connection.quota_exhausted_reason = reason[:2000]
+            try:
+                connection_quota_exhausted_mark(connection=self.connection, until=until, reason=reason)
+                return
+            except DatabaseError:
+                # The CRM's 429 must still reach the caller; this job at least stops calling.
+                logger.exception("Could not store the daily-quota hold of connection %s", self.connection.pk)
+        self.connection.quota_exhausted_until = until
+        self.connection.quota_exhausted_reason = reason[:2000]

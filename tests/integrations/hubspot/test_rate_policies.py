@@ -273,3 +273,21 @@ def test_the_credential_test_learns_the_portals_time_zone(connection, mocked_res
     assert HubSpotConnector(connection).test_credentials().ok
     connection.refresh_from_db()
     assert connection.account_time_zone == "Europe/Berlin"
+
+
+def test_a_hold_that_cannot_be_stored_still_stops_this_job_and_reports_the_429(
+    connection, mocked_responses, clock, monkeypatch
+):
+    from django.db import DatabaseError
+
+    from integrations import services
+
+    def broken(**kwargs):
+        raise DatabaseError("database is gone")
+
+    monkeypatch.setattr(services, "connection_quota_exhausted_mark", broken)
+    mocked_responses.post(UPSERT, status=429, json=DAILY)
+    connector = HubSpotConnector(connection)
+    assert connector.push_contacts([contact(1)])[0].error.policy == "DAILY"
+    assert connector.push_contacts([contact(2)])[0].error.policy == "DAILY"
+    assert len(mocked_responses.calls) == 1
