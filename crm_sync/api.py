@@ -159,7 +159,12 @@ class TestCrmCredentialsApi(SyncApi):
 
     @extend_schema(
         request=serializers.TestCredentialsInput,
-        responses={200: serializers.TestCredentialsOutput, 400: serializers.TestCredentialsOutput},
+        responses={
+            200: serializers.TestCredentialsOutput,
+            400: serializers.TestCredentialsOutput,
+            429: serializers.TestCredentialsOutput,
+            502: serializers.TestCredentialsOutput,
+        },
         tags=["sync admin"],
     )
     def post(self, request):

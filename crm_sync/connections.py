@@ -8,6 +8,8 @@ asked of the connector registry, never decided here by kind.
 import logging
 
 from django.db import connection as db_connection
+from django.db.models import Q
+from django.utils import timezone
 
 from core.errors import Conflict
 from core.rows import load_by_pk
@@ -60,12 +62,15 @@ def organization_connection(*, organization, crm: str, require_enabled: bool = T
 
 
 def pushable_connection(*, connection_id: int) -> CrmConnection | None:
-    """The connection if it exists, is enabled, can push and its circuit is closed."""
+    """The connection if it exists, is enabled, can push, its circuit is closed and no daily-quota
+    hold stands (its queued contacts wait, untouched, for the CRM's daily reset)."""
     if db_connection.vendor == "postgresql":
         connection = load_by_pk(CrmConnection, connection_id, connection=db_connection)  # before every batch
     else:
         connection = CrmConnection.objects.filter(pk=connection_id).first()
     if connection is None or not connection.enabled or connection.is_circuit_open:
+        return None
+    if connection.quota_held_until(timezone.now()) is not None:
         return None
     if connection.kind not in push_kinds():
         return None
@@ -73,9 +78,16 @@ def pushable_connection(*, connection_id: int) -> CrmConnection | None:
 
 
 def pushable_connections():
+    """Enabled, push-capable connections with a closed circuit (changed contacts are queued
+    for them even while a daily-quota hold stands: the hold only delays the push)."""
     return CrmConnection.objects.filter(
         enabled=True, kind__in=push_kinds(), circuit_state=CrmConnection.CircuitState.CLOSED
     ).order_by("pk")
+
+
+def unheld(queryset, *, now):
+    """Leave out connections held for a spent daily quota at `now`."""
+    return queryset.filter(Q(quota_exhausted_until__isnull=True) | Q(quota_exhausted_until__lte=now))
 
 
 def connector_for(connection):
@@ -111,6 +123,14 @@ def circuit_close(*, connection: CrmConnection, actor=None) -> bool:
     from integrations.services import connection_circuit_close
 
     return connection_circuit_close(connection=connection, actor=actor)
+
+
+def quota_hold(connection, *, now=None) -> dict | None:
+    """The daily-quota hold of a connection still in force: {policy, until, reason}, else None."""
+    until = connection.quota_held_until(now or timezone.now())
+    if until is None:
+        return None
+    return {"policy": "DAILY", "until": until, "reason": connection.quota_exhausted_reason}
 
 
 def organization_connections(*, organization):

@@ -2,7 +2,7 @@
 
 from crm_sync import connections
 from crm_sync.models import ContactSyncState, Priority, ProcessingStatus, SyncStatus
-from crm_sync.selectors import contact_states, processing_estimate, state_can_retry
+from crm_sync.selectors import connection_pause, contact_states, processing_estimate, state_can_retry
 from crm_sync.services.queueing import _contact_get
 
 ACTIVE = (ProcessingStatus.QUEUED, ProcessingStatus.PROCESSING)
@@ -25,6 +25,8 @@ def _state_body(state: ContactSyncState | None, *, connection, debug: bool) -> d
     body = {"sync_status": None, "processing_status": None, "contact_id": None}
     if connection is not None:
         body["enabled"] = connection.enabled
+        if pause := connection_pause(connection=connection):
+            body["paused"] = pause
     if state is None:
         return body
     body.update(
@@ -89,10 +91,12 @@ def credential_test(result) -> dict:
     body = result.as_dict()
     if result.status != "valid":
         # Also the project's error-body keys, so clients that read `code` work here too.
-        body["code"] = "invalid_credentials" if result.status == "invalid" else "crm_unreachable"
+        body["code"] = {"invalid": "invalid_credentials", "rate_limited": "rate_limited"}.get(
+            result.status, "crm_unreachable"
+        )
         body["details"] = {"crm": result.crm}
     return body
 
 
 def credential_test_status(result) -> int:
-    return {"valid": 200, "invalid": 400, "unreachable": 502}[result.status]
+    return {"valid": 200, "invalid": 400, "unreachable": 502, "rate_limited": 429}[result.status]

@@ -7,8 +7,38 @@ from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from crm_sync.models import ContactSyncState, ProcessingStatus, SyncRun, SyncStatus
+from integrations import registry
 
 THROUGHPUT_WINDOW = timedelta(minutes=15)
+
+
+def connection_pause(*, connection, now: datetime | None = None) -> dict | None:
+    """Why a connection's queue is not moving, when it is not: a spent daily quota or an open circuit.
+
+    {"reason": "daily_quota_exhausted" | "circuit_open", "policy", "until" (null: until someone
+    acts), "message" for a person, "crm_message" (what the CRM said)}; None when nothing holds it.
+    """
+    now = now or timezone.now()
+    if connection.is_circuit_open:
+        return {
+            "reason": "circuit_open",
+            "policy": None,
+            "until": None,
+            "message": "Paused: " + (connection.circuit_reason or "the connection's circuit is open"),
+            "crm_message": "",
+        }
+    until = connection.quota_held_until(now)
+    if until is None:
+        return None
+    name = registry.get_connector_class(connection.kind).display_name
+    return {
+        "reason": "daily_quota_exhausted",
+        "policy": "DAILY",
+        "until": until,
+        "message": f"{name}'s daily API limit is spent: pushes and pulls wait for its daily reset "
+        f"at {until.isoformat()}, then resume on their own.",
+        "crm_message": connection.quota_exhausted_reason,
+    }
 
 
 def sync_stats(*, connection, now: datetime | None = None) -> dict:
@@ -50,6 +80,7 @@ def sync_stats(*, connection, now: datetime | None = None) -> dict:
             "synced": count(SyncStatus.COMPLETE, key="synced_24h"),
             "errors": count(SyncStatus.ERROR, key="errors_24h"),
         },
+        "paused": connection_pause(connection=connection, now=now),
     }
 
 
@@ -130,24 +161,40 @@ def seconds_phrase(seconds: float) -> str:
     return f"Within {hours} hours"
 
 
+def _hold_seconds(connection, now: datetime) -> float:
+    """Seconds until a daily-quota hold of the connection ends (0 when none stands)."""
+    until = connection.quota_held_until(now)
+    return (until - now).total_seconds() if until else 0.0
+
+
 def processing_estimate(*, state: ContactSyncState, connection, now: datetime | None = None) -> dict:
-    """When a queued contact should be processed: its wait, plus the queue ahead at the measured rate."""
+    """When a queued contact should be processed: its wait, plus the queue ahead at the measured rate.
+
+    While a daily-quota hold stands nothing moves before the CRM's reset, so the estimate
+    starts there and says so.
+    """
     now = now or timezone.now()
     if state.processing_status == ProcessingStatus.PROCESSING:
         return {"seconds": 0.0, "at": now, "text": "Processing now"}
     ahead = queue_position(state=state)
     rate = connection_throughput(connection=connection, now=now)
     wait = max((state.due_at - now).total_seconds(), 0.0) if state.due_at else 0.0
-    seconds = wait + (ahead + 1) / rate
-    return {"seconds": seconds, "at": now + timedelta(seconds=seconds), "text": seconds_phrase(seconds)}
+    held = _hold_seconds(connection, now)
+    seconds = max(wait, held) + (ahead + 1) / rate
+    text = seconds_phrase(seconds)
+    if held:
+        reset = connection.quota_exhausted_until.isoformat()
+        text = f"After the CRM's daily API limit resets at {reset} ({text[0].lower()}{text[1:]})"
+    return {"seconds": seconds, "at": now + timedelta(seconds=seconds), "text": text}
 
 
 def queue_completion_estimate(*, connection, now: datetime | None = None) -> datetime:
-    """When the connection's whole current queue should be done at the measured rate."""
+    """When the connection's whole current queue should be done at the measured rate (after a
+    daily-quota hold, when one stands)."""
     now = now or timezone.now()
     depth = queue_depth(connection=connection)
     rate = connection_throughput(connection=connection, now=now)
-    return now + timedelta(seconds=depth / rate)
+    return now + timedelta(seconds=_hold_seconds(connection, now) + depth / rate)
 
 
 def contact_states(*, contact) -> list[ContactSyncState]:

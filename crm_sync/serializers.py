@@ -98,6 +98,14 @@ class Last24h(serializers.Serializer):
     errors = serializers.IntegerField()
 
 
+class PauseOutput(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=["daily_quota_exhausted", "circuit_open"])
+    policy = serializers.CharField(allow_null=True, help_text="The CRM's limit, e.g. DAILY.")
+    until = serializers.DateTimeField(allow_null=True, help_text="When it ends on its own; null: never.")
+    message = serializers.CharField()
+    crm_message = serializers.CharField(allow_blank=True)
+
+
 class SyncStatsOutput(serializers.Serializer):
     crm = serializers.CharField()
     total_contacts = serializers.IntegerField()
@@ -108,6 +116,7 @@ class SyncStatsOutput(serializers.Serializer):
     skipped = serializers.IntegerField()
     success_rate = serializers.FloatField()
     last_24h = Last24h()
+    paused = PauseOutput(allow_null=True, help_text="Why the queue is not moving, when it is not.")
 
 
 class FailureItem(serializers.Serializer):
@@ -148,7 +157,7 @@ class RetryAllOutput(serializers.Serializer):
 
 class TestCredentialsOutput(serializers.Serializer):
     crm = serializers.CharField()
-    status = serializers.ChoiceField(choices=["valid", "invalid", "unreachable"])
+    status = serializers.ChoiceField(choices=["valid", "invalid", "unreachable", "rate_limited"])
     message = serializers.CharField()
     error = serializers.CharField(required=False)
     account = serializers.DictField(required=False)

@@ -79,6 +79,9 @@ class CrmConnectionAdmin(OrganizationScopedAdmin):
         "circuit_state",
         "circuit_reason",
         "circuit_opened_at",
+        "quota_exhausted_until",
+        "quota_exhausted_reason",
+        "account_time_zone",
         "pull_cursors",
         "created_at",
         "updated_at",
@@ -94,6 +97,10 @@ class CrmConnectionAdmin(OrganizationScopedAdmin):
         (
             "Circuit and cursors",
             {"fields": ["circuit_state", "circuit_reason", "circuit_opened_at", "pull_cursors"]},
+        ),
+        (
+            "Daily quota",
+            {"fields": ["quota_exhausted_until", "quota_exhausted_reason", "account_time_zone"]},
         ),
         ("Timestamps", {"fields": ["created_at", "updated_at"]}),
     ]

@@ -5,6 +5,7 @@ Connectors and the HTTP client raise only these; the sync engine decides what to
 message (secrets redacted) so an operator sees what the CRM said.
 """
 
+from datetime import datetime
 from typing import Any, ClassVar
 
 
@@ -48,10 +49,32 @@ class CrmAuthError(CrmError):
 
 
 class CrmRateLimited(CrmError):
-    """Not a failed attempt: wait `retry_after` seconds (or the window) and try again."""
+    """Not a failed attempt: wait `retry_after` seconds (or the window) and try again.
+
+    `policy` names the CRM's limit when it says which (HubSpot's policyName:
+    TEN_SECONDLY_ROLLING, SECONDLY, DAILY); `resets_at` is set for a daily quota, which no
+    short wait can outlast: the connection is held until then.
+    """
 
     category = "rate_limited"
     retriable = True
+
+    def __init__(self, message: str, *, policy: str = "", resets_at: datetime | None = None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.policy = policy
+        self.resets_at = resets_at
+
+    @property
+    def daily(self) -> bool:
+        return self.resets_at is not None
+
+    def as_dict(self) -> dict:
+        body = super().as_dict()
+        if self.policy:
+            body["policy"] = self.policy
+        if self.resets_at is not None:
+            body["resets_at"] = self.resets_at.isoformat()
+        return body
 
 
 class CrmValidationError(CrmError):

@@ -14,6 +14,10 @@ What every call gets:
   idempotent methods; nothing else is retried here: backoff belongs to the sync layer;
 - the connection's rate limiter (`limiter=` picks a named one, e.g. "search"; None skips)
   and daily quota, adapted from the response's rate-limit headers, paused on 429;
+- a 429's policy, read by the connector's `rate_policy(body)` (HubSpot's policyName): a
+  rolling window waits Retry-After, else the window the headers or the policy give; a daily
+  quota holds the connection until the CRM's daily reset (integrations/holds.py), and while
+  that hold stands every call is refused here, before the CRM is asked;
 - auth headers from an AuthStrategy (integrations/auth.py);
 - one translation of failures into integrations.errors (TRANSLATION table below), with the
   CRM's own message taken by the connector's `error_message(body, response)` extractor;
@@ -37,6 +41,7 @@ from typing import Any
 
 import requests
 from django.conf import settings
+from django.utils import timezone
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -54,7 +59,15 @@ from integrations.errors import (
     CrmUnavailable,
     CrmValidationError,
 )
-from integrations.ratelimit import DailyQuota, RateLimiter, parse_rate_limit_headers
+from integrations.holds import QuotaHold
+from integrations.ratelimit import (
+    DailyQuota,
+    RateLimiter,
+    RateObservation,
+    RatePolicy,
+    next_daily_reset,
+    parse_rate_limit_headers,
+)
 
 logger = logging.getLogger("integrations.http")
 
@@ -214,6 +227,8 @@ class CrmHttpClient:
         secrets: Iterable[str] = (),
         error_message: Callable[[Any, requests.Response | None], str] | None = None,
         classify: Callable[[int, Any], type[CrmError] | None] | None = None,
+        rate_policy: Callable[[Any], RatePolicy | None] | None = None,
+        hold: QuotaHold | None = None,
         default_headers: Mapping[str, str] | None = None,
     ) -> None:
         self.crm = crm
@@ -226,6 +241,8 @@ class CrmHttpClient:
         self._secrets = tuple(s for s in secrets if isinstance(s, str) and s)
         self.error_message = error_message or default_error_message
         self.classify = classify
+        self.rate_policy = rate_policy
+        self.hold = hold
         self.default_headers = dict(default_headers or {})
 
     @classmethod
@@ -262,6 +279,7 @@ class CrmHttpClient:
             timeout=timeout,
             limiters=limiters,
             quota=quota,
+            hold=kwargs.pop("hold", None) or QuotaHold(connection, crm=connection.kind),
             secrets=[v for v in _flatten_strings(creds)],
             default_headers={
                 **dict(conf.get("headers") or {}),
@@ -321,6 +339,8 @@ class CrmHttpClient:
         """
         method = method.upper()
         url = self.url(path)
+        if self.hold is not None:
+            self.hold.check()
         if count_quota and self.quota is not None:
             self.quota.consume()
         bucket = self.limiters.get(limiter) if limiter else None
@@ -397,10 +417,20 @@ class CrmHttpClient:
             )
 
         error = self._error_for_response(raw, body)
-        if isinstance(error, CrmRateLimited) and bucket is not None:
-            bucket.penalize(error.retry_after or bucket.window)
+        if isinstance(error, CrmRateLimited):
+            self._rate_limit_policy_apply(error, body, observation)
+            self._rate_limited(error, bucket)
         self._log(method, url, params, raw, elapsed, error=error)
         raise error
+
+    def _rate_limited(self, error: CrmRateLimited, bucket: RateLimiter | None) -> None:
+        """Stop where the CRM said: the whole connection until a daily reset, else this limiter's window."""
+        if error.daily:
+            if self.hold is not None:
+                self.hold.hold(until=error.resets_at, reason=error.message)
+            return
+        if bucket is not None:
+            bucket.penalize(error.retry_after or bucket.window)
 
     # -- translation ----------------------------------------------------------------------
     def _error_for_response(self, raw: requests.Response, body: Any) -> CrmError:
@@ -420,6 +450,32 @@ class CrmHttpClient:
             body=redact_data(body, secrets=self.secrets()),
             crm=self.crm,
         )
+
+    def _rate_limit_policy_apply(
+        self, error: CrmRateLimited, body: Any, observation: RateObservation | None
+    ) -> None:
+        """Say on a 429 which limit was hit (`rate_policy`) and how long that one lasts.
+
+        A daily quota lasts until the CRM's daily reset; a rolling window, Retry-After when the
+        CRM sent one, else the window its headers give, else the policy's own.
+        """
+        try:
+            policy = self.rate_policy(body) if self.rate_policy else None
+        except Exception:  # noqa: BLE001 - an unreadable body is a plain 429, as before
+            policy = None
+        if policy is None:
+            return
+        error.policy = policy.name
+        if policy.daily:
+            now = timezone.now()
+            resets_at = self.hold.reset_time(now=now) if self.hold is not None else next_daily_reset(now=now)
+            error.resets_at = resets_at
+            error.retry_after = max(1.0, round((resets_at - now).total_seconds()))
+            return
+        if error.retry_after is None and observation is not None:
+            error.retry_after = observation.reset_after or observation.window
+        if error.retry_after is None:
+            error.retry_after = policy.window
 
     def _error_for_exception(self, exc: requests.RequestException) -> CrmError:
         text = self.redact(f"{exc.__class__.__name__}: {exc}")

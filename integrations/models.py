@@ -63,6 +63,20 @@ class CrmConnection(models.Model):
     circuit_state = models.CharField(max_length=10, choices=CircuitState.choices, default=CircuitState.CLOSED)
     circuit_reason = models.TextField(blank=True)
     circuit_opened_at = models.DateTimeField(null=True, blank=True)
+    # A CRM's daily quota, once spent, holds every call of the connection until it resets: kept
+    # here (not in a worker's memory) so every worker and the API see it. Written with update(),
+    # like token_state, so `updated_at` keeps marking user edits only.
+    quota_exhausted_until = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="The CRM's daily quota is spent until then."
+    )
+    quota_exhausted_reason = models.TextField(blank=True, editable=False)
+    account_time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="The CRM account's time zone (learned by the credential test): its daily quota "
+        "resets at midnight there. Blank: UTC.",
+    )
     pull_cursors = models.JSONField(
         default=dict, blank=True, help_text="Incremental pull cursor per object type."
     )
@@ -84,3 +98,8 @@ class CrmConnection(models.Model):
     @property
     def is_circuit_open(self) -> bool:
         return self.circuit_state == self.CircuitState.OPEN
+
+    def quota_held_until(self, now):
+        """The end of a daily-quota hold still in force at `now`, else None."""
+        until = self.quota_exhausted_until
+        return until if until is not None and until > now else None

@@ -7,8 +7,9 @@ Two primitives, both keyed by a string (a connection and a bucket name):
   records a request atomically on the server, against the server's clock, so workers on
   many machines share one exact budget. Without Redis (the embedded default, one worker)
   the log lives in this process.
-- `DailyQuota`: requests per UTC day (HubSpot's 250,000/day on Free/Starter), one counter
-  key per day.
+- `DailyQuota`: requests per day (HubSpot's 250,000/day on Free/Starter), one counter key
+  per day, the day running from midnight to midnight in the account's time zone (UTC when
+  it is not known).
 
 Both adapt to what the CRM says: `observe()` takes the limit, window and remaining count
 parsed from response headers (`parse_rate_limit_headers`), `penalize()` pauses every worker
@@ -17,11 +18,17 @@ after a 429 for its Retry-After.
 Backend choice (`default_backend()`): CRM_RATE_LIMIT_REDIS_URL when set, else the Django
 cache when it is Redis (CACHE_URL=redis://...), else process-local.
 
+A 429 that names its policy (`RatePolicy`, e.g. HubSpot's policyName) says how long to
+stop: a rolling window's length, or, for a daily quota, until the next daily reset
+(`next_daily_reset`); the daily case is held on the connection itself (integrations/holds.py).
+
 Public API used by connectors:
     limiter_for(connection, name="default", default=(100, 10.0)) -> RateLimiter
     daily_quota_for(connection, default_limit=250_000) -> DailyQuota | None
     daily_quota_status(connection) -> dict | None        (crm-config shows it)
+    limiter_blocked_until(connection, name) -> datetime | None   (crm-config shows it)
     parse_rate_limit_headers(headers) -> RateObservation | None
+    next_daily_reset(now=..., time_zone=...) -> datetime
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 
@@ -56,6 +64,15 @@ class RateObservation:
     reset_after: float | None = None
     daily_limit: int | None = None
     daily_remaining: int | None = None
+
+
+@dataclass(frozen=True)
+class RatePolicy:
+    """The limit a 429 says was hit: a rolling window of `window` seconds, or a daily quota."""
+
+    name: str
+    window: float | None = None
+    daily: bool = False
 
 
 # ---------------------------------------------------------------------------------------
@@ -98,6 +115,13 @@ class LocalBackend:
         with self._lock:
             current = self._get(key + ":block", now) or 0
             self._values[key + ":block"] = (max(current, now + seconds), now + seconds)
+
+    def blocked_until(self, key: str) -> float | None:
+        """The epoch second a pause (`block`) of `key` ends, or None when it is not paused."""
+        now = time.time()
+        with self._lock:
+            blocked = self._get(key + ":block", now)
+        return blocked if blocked and blocked > now else None
 
     def configure(self, key: str, limit: int, window: float, ttl: float) -> None:
         with self._lock:
@@ -197,6 +221,13 @@ class RedisBackend:
 
     def block(self, key: str, seconds: float) -> None:
         self._call(self._block, keys=[KEY_PREFIX + key + ":block"], args=[max(1, int(seconds * 1000))])
+
+    def blocked_until(self, key: str) -> float | None:
+        # The stored value is the server's clock in ms; the caller compares with its own clock,
+        # which is close enough for showing an operator when a pause of seconds ends.
+        value = self._call(self.client.get, KEY_PREFIX + key + ":block")
+        until = int(value) / 1000.0 if value else None
+        return until if until and until > time.time() else None
 
     def configure(self, key: str, limit: int, window: float, ttl: float) -> None:
         name = KEY_PREFIX + key + ":cfg"
@@ -322,30 +353,53 @@ class RateLimiter:
                 self.penalize(self.window / max(self.limit or 1, 1))
 
 
-def _utc_day(now: datetime | None = None) -> tuple[str, datetime]:
-    now = now or datetime.now(UTC)
-    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    return now.strftime("%Y%m%d"), midnight
+def zone_or_utc(time_zone: str | None):
+    """The named IANA time zone, or UTC when it is empty or unknown here."""
+    if not time_zone:
+        return UTC
+    try:
+        return ZoneInfo(str(time_zone))
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def _day(now: datetime | None, time_zone: str | None) -> tuple[str, datetime]:
+    """(the day's name, its end as a UTC instant) of the day `now` falls in, in `time_zone`."""
+    zone = zone_or_utc(time_zone)
+    local = (now or datetime.now(UTC)).astimezone(zone)
+    tomorrow = local.date() + timedelta(days=1)
+    midnight = datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=zone)
+    return local.strftime("%Y%m%d"), midnight.astimezone(UTC)
+
+
+def next_daily_reset(*, now: datetime | None = None, time_zone: str | None = None) -> datetime:
+    """The next midnight in `time_zone` (UTC when unknown), as a UTC instant: when a daily quota resets.
+
+    HubSpot: the daily limit "resets at midnight based on your time zone setting".
+    """
+    return _day(now, time_zone)[1]
 
 
 class DailyQuota:
-    """A per-UTC-day request budget shared by every worker (HubSpot's daily API limit).
+    """A per-day request budget shared by every worker (HubSpot's daily API limit).
 
-    HubSpot resets at midnight in the account's time zone; counting per UTC day and
-    re-synchronising from X-HubSpot-RateLimit-Daily-Remaining (`observe`) keeps the two close.
+    The day runs midnight to midnight in the account's time zone (`time_zone`, UTC when not
+    known), as HubSpot counts it; re-synchronising from X-HubSpot-RateLimit-Daily-Remaining
+    (`observe`) corrects the count for calls this service did not make.
     """
 
-    def __init__(self, *, key: str, limit: int, backend=None) -> None:
+    def __init__(self, *, key: str, limit: int, backend=None, time_zone: str | None = None) -> None:
         self.key = key
         self.limit = int(limit)
         self.backend = backend if backend is not None else default_backend()
+        self.time_zone = time_zone
 
     def _day_key(self, now: datetime | None = None) -> tuple[str, datetime]:
-        day, resets_at = _utc_day(now)
+        day, resets_at = _day(now, self.time_zone)
         return f"{self.key}:{day}", resets_at
 
     def consume(self, amount: int = 1) -> int:
-        """Count `amount` calls; raise CrmRateLimited (until midnight UTC) once the day is spent."""
+        """Count `amount` calls; raise CrmRateLimited (until the day's end) once the day is spent."""
         key, resets_at = self._day_key()
         used = self.backend.consume(key, amount, self.limit, ttl=2 * 86400)
         if used < 0:
@@ -353,6 +407,8 @@ class DailyQuota:
             raise CrmRateLimited(
                 f"daily request quota of {self.limit} is spent; it resets at {resets_at.isoformat()}",
                 retry_after=round(retry_after),
+                policy="DAILY",
+                resets_at=resets_at,
             )
         return self.limit - used
 
@@ -403,11 +459,27 @@ def limiter_for(
 
 
 def daily_quota_for(connection, *, default_limit: int | None) -> DailyQuota | None:
-    """The daily quota of a connection: connection.settings["daily_quota"] (int, or null = none)."""
+    """The daily quota of a connection: connection.settings["daily_quota"] (int, or null = none).
+
+    Its day is the CRM account's (connection.account_time_zone, learned by the credential test).
+    """
     limit = (connection.settings or {}).get("daily_quota", default_limit)
     if not limit:
         return None
-    return DailyQuota(key=_limiter_key(connection, "daily"), limit=int(limit))
+    return DailyQuota(
+        key=_limiter_key(connection, "daily"),
+        limit=int(limit),
+        time_zone=getattr(connection, "account_time_zone", "") or None,
+    )
+
+
+def limiter_blocked_until(connection, name: str = "default") -> datetime | None:
+    """When the pause of a connection's limiter `name` after a 429 ends, or None when not paused.
+
+    Exact across workers with the Redis backend; with the process-local one, this process's view.
+    """
+    until = default_backend().blocked_until(_limiter_key(connection, name))
+    return datetime.fromtimestamp(until, tz=UTC) if until else None
 
 
 def daily_quota_status(connection) -> dict | None:

@@ -3,9 +3,11 @@
 Audit entries never hold credential values: only which credential fields changed.
 """
 
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.actors import Actor
@@ -280,3 +282,46 @@ def connection_circuit_close(*, connection: CrmConnection, actor: Actor | None =
             object_id=connection.pk,
         )
     return bool(updated)
+
+
+@transaction.atomic
+def connection_quota_exhausted_mark(
+    *, connection: CrmConnection, until: datetime, reason: str, actor: Actor | None = None
+) -> bool:
+    """Hold every call of a connection until `until`, its CRM's daily reset (a daily 429).
+
+    Only a later `until` replaces a stored one, so workers hitting the limit together write
+    (and audit) it once. Returns whether this call started or extended the hold.
+    """
+    updated = (
+        CrmConnection.objects.filter(pk=connection.pk)
+        .filter(Q(quota_exhausted_until__isnull=True) | Q(quota_exhausted_until__lt=until))
+        .update(quota_exhausted_until=until, quota_exhausted_reason=reason[:2000])
+    )
+    if updated:
+        connection.quota_exhausted_until = until
+        connection.quota_exhausted_reason = reason[:2000]
+        audit_record(
+            organization=connection.organization,
+            actor=actor or Actor.system(),
+            action="crm_connection.quota_exhausted",
+            object_type="crm_connection",
+            object_id=connection.pk,
+            changes={"until": until.isoformat(), "reason": reason[:500]},
+        )
+    else:
+        stored = CrmConnection.objects.filter(pk=connection.pk).values_list(
+            "quota_exhausted_until", "quota_exhausted_reason"
+        )
+        for stored_until, stored_reason in stored:
+            connection.quota_exhausted_until = stored_until
+            connection.quota_exhausted_reason = stored_reason
+    return bool(updated)
+
+
+def connection_account_time_zone_set(*, connection: CrmConnection, time_zone: str) -> None:
+    """Remember the CRM account's time zone (its daily quota resets at midnight there)."""
+    time_zone = (time_zone or "")[:64]
+    if connection.pk and time_zone != connection.account_time_zone:
+        CrmConnection.objects.filter(pk=connection.pk).update(account_time_zone=time_zone)
+    connection.account_time_zone = time_zone

@@ -127,13 +127,14 @@ def fatal_response(error, *, crm: str) -> Rendered:
         )
     if isinstance(error, CrmRateLimited):
         retry_after = int((error.retry_after or 10) + 0.999)
+        details = {"crm": crm, "retry_after": retry_after, "message": error.message}
+        if error.policy:
+            details["policy"] = error.policy
+        if error.resets_at is not None:  # a spent daily quota: nothing goes out before its reset
+            details["resets_at"] = error.resets_at.isoformat()
         return Rendered(
             429,
-            {
-                "error": f"{crm} API rate limit exceeded",
-                "code": "crm_rate_limited",
-                "details": {"crm": crm, "retry_after": retry_after, "message": error.message},
-            },
+            {"error": f"{crm} API rate limit exceeded", "code": "crm_rate_limited", "details": details},
             {"Retry-After": str(retry_after)},
         )
     category = error.category if isinstance(error, CrmError) else "unknown"

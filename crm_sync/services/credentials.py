@@ -5,13 +5,16 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils import timezone
+
 from accounts.actors import Actor
 from core.errors import Conflict, InvalidInput
 from crm_sync import connections
+from crm_sync.selectors import connection_pause
 from crm_sync.services.payloads import PUSHED_FIELDS
 from integrations import registry
 from integrations.connectors.base import Capability
-from integrations.errors import CrmError
+from integrations.errors import CrmError, CrmRateLimited
 from integrations.models import CrmConnection
 from integrations.selectors import connection_credentials, connection_field_mapping
 
@@ -21,7 +24,7 @@ logger = logging.getLogger(__name__)
 @dataclass
 class CredentialTestResult:
     crm: str
-    status: str  # valid | invalid | unreachable
+    status: str  # valid | invalid | unreachable | rate_limited
     message: str
     error: str = ""
     account: dict[str, Any] = field(default_factory=dict)
@@ -64,6 +67,10 @@ def _trial_connection(*, organization, crm: str, credentials: dict | None) -> Cr
     trial.id = None
     trial.credentials = dict(credentials)
     trial.token_state = {}
+    # Other credentials may reach another account: the stored one's quota hold is not theirs.
+    trial.quota_exhausted_until = None
+    trial.quota_exhausted_reason = ""
+    trial.account_time_zone = ""
     return trial
 
 
@@ -98,6 +105,13 @@ def crm_credentials_test(
     except CrmError as exc:
         if exc.category == "auth":
             return CredentialTestResult(crm, "invalid", f"Invalid {name} credentials", error=str(exc))
+        if isinstance(exc, CrmRateLimited) and exc.daily:
+            return CredentialTestResult(
+                crm,
+                "rate_limited",
+                f"{name}'s daily API limit is spent until {exc.resets_at.isoformat()}",
+                error=str(exc),
+            )
         return CredentialTestResult(crm, "unreachable", f"Could not reach {name}", error=str(exc))
     if not check.ok:
         return CredentialTestResult(
@@ -123,9 +137,46 @@ def _daily_quota(connection) -> dict | None:
         return None
 
 
+def _rate_limit(connection, *, now) -> dict:
+    """Whether calls of the connection wait now, and until when: a daily-quota hold (stored on the
+    connection) first, else any limiter paused after a 429 (as the shared limiter knows it)."""
+    from integrations.ratelimit import limiter_blocked_until
+
+    pause = connection_pause(connection=connection, now=now)
+    if pause is not None and pause["reason"] == "daily_quota_exhausted":
+        return {
+            "state": "daily_quota_exhausted",
+            "policy": pause["policy"],
+            "until": pause["until"],
+            "message": pause["message"],
+            "crm_message": pause["crm_message"],
+        }
+    paused: dict[str, Any] = {}
+    for name in registry.get_connector_class(connection.kind).rate_limiter_names:
+        try:
+            until = limiter_blocked_until(connection, name)
+        except CrmError:  # an unreachable shared limiter must not break the config page
+            logger.warning("Rate limiter state unavailable for connection %s", connection.pk, exc_info=True)
+            until = None
+        if until is not None:
+            paused[name] = until
+    if paused:
+        until = max(paused.values())
+        return {
+            "state": "rate_limited",
+            "policy": None,
+            "until": until,
+            "message": f"The CRM asked to slow down; calls wait until {until.isoformat()}.",
+            "limiters": paused,
+        }
+    return {"state": "ok", "policy": None, "until": None, "message": ""}
+
+
 def crm_config(*, organization) -> dict:
     """Per CRM: enabled, credentials configured (never the secret), schedule, batch, retries,
-    capabilities, the circuit, and the custom properties the field mapping pushes."""
+    capabilities, the circuit, rate limiting (a spent daily quota and until when), and the custom
+    properties the field mapping pushes."""
+    now = timezone.now()
     stored = {}
     for connection in (
         CrmConnection.objects.filter(organization=organization)
@@ -165,5 +216,6 @@ def crm_config(*, organization) -> dict:
                 "opened_at": connection.circuit_opened_at,
             },
             "daily_quota": _daily_quota(connection),
+            "rate_limit": _rate_limit(connection, now=now),
         }
     return config

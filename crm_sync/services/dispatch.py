@@ -37,7 +37,7 @@ def pushes_dispatch_due(*, now: datetime | None = None, enqueue=None) -> dict[in
 
     max_parallel = max(settings.SYNC_MAX_PARALLEL_PUSHES, 1)
     dispatched: dict[int, int] = {}
-    for connection in connections.pushable_connections().only(
+    for connection in connections.unheld(connections.pushable_connections(), now=now).only(
         "pk", "kind", "batch_size", "push_interval_seconds"
     ):
         batch = connections.batch_size(connection)

@@ -74,9 +74,13 @@ class BatchTally:
 
 def _apply_failure(state, *, error: CrmError, now: datetime, connection, tally: BatchTally) -> None:
     if isinstance(error, CrmRateLimited):
-        wait = rate_limit_wait_seconds(
-            retry_after=error.retry_after, default=settings.SYNC_RATE_LIMIT_DEFAULT_WAIT_SECONDS
-        )
+        if error.resets_at is not None:
+            # A spent daily quota: due exactly at the CRM's reset, when the connection's hold ends.
+            wait = max((error.resets_at - now).total_seconds(), 0.0)
+        else:
+            wait = rate_limit_wait_seconds(
+                retry_after=error.retry_after, default=settings.SYNC_RATE_LIMIT_DEFAULT_WAIT_SECONDS
+            )
         state_mark_rate_limited(state, now=now, wait_seconds=wait)
         tally.rate_limited += 1
         return

@@ -111,8 +111,10 @@ class Connector:
     default_field_mapping: ClassVar[dict[str, str]] = {}
     # Requests per window, from the CRM's documentation; None means unlimited unless configured.
     default_rate_limit: ClassVar[tuple[int, float] | None] = None
-    # Requests per UTC day (HubSpot's account quota); None: no daily quota.
+    # Requests per day (HubSpot's account quota); None: no daily quota.
     default_daily_quota: ClassVar[int | None] = None
+    # The named limiters its client uses (crm-config shows which are paused after a 429).
+    rate_limiter_names: ClassVar[tuple[str, ...]] = ("default",)
     # Names of the credential fields this connector reads (all are treated as secret).
     credential_fields: ClassVar[tuple[str, ...]] = ()
 

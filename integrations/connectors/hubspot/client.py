@@ -6,7 +6,7 @@ from integrations.auth import AuthStrategy, Bearer, ConnectionTokenStore, OAuth2
 from integrations.http import CrmHttpClient, CrmResponse
 from integrations.ratelimit import daily_quota_for, limiter_for
 
-from .mapping import error_message
+from .mapping import error_message, rate_limit_policy
 
 SEARCH_RATE_LIMIT = (5, 1.0)  # "rate limited to five requests per second per account"
 
@@ -46,6 +46,7 @@ class HubSpotClient(CrmHttpClient):
             },
             quota=daily_quota_for(connection, default_limit=connector.daily_quota_default(connection)),
             error_message=error_message,
+            rate_policy=rate_limit_policy,
         )
 
     # -- contacts -------------------------------------------------------------------------

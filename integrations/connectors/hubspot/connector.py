@@ -81,6 +81,7 @@ class HubSpotConnector(Connector):
     default_field_mapping = mapping.DEFAULT_FIELD_MAPPING
     default_rate_limit = (100, 10.0)
     default_daily_quota = 250_000
+    rate_limiter_names = ("default", "search")
     credential_fields = ("access_token", "client_id", "client_secret", "refresh_token")
     property_object_types = ("contacts", "deals", "leads")
 
@@ -121,6 +122,11 @@ class HubSpotConnector(Connector):
             )
             if key in data
         }
+        if isinstance(data.get("timeZone"), str):
+            # The daily limit resets at midnight in the portal's time zone: remember which.
+            from integrations.services import connection_account_time_zone_set
+
+            connection_account_time_zone_set(connection=self.connection, time_zone=data["timeZone"])
         quota = daily_quota_for(self.connection, default_limit=self.daily_quota_default(self.connection))
         if quota is not None:
             account["daily_quota"] = quota.status()

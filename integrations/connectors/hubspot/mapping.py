@@ -18,6 +18,7 @@ from integrations.errors import (
     CrmUnavailable,
     CrmValidationError,
 )
+from integrations.ratelimit import RatePolicy
 
 DEFAULT_FIELD_MAPPING = {
     "first_name": "firstname",
@@ -178,6 +179,36 @@ def existing_id_from(message: str) -> str | None:
     """The id in HubSpot's 409 "Contact already exists. Existing ID: 123" message."""
     match = _EXISTING_ID.search(message or "")
     return match.group(1) if match else None
+
+
+# A 429's policyName (CRM-APIS.md §1.9): "The message and policyName will indicate which limit
+# you hit". SECONDLY is the search endpoints' 5 a second.
+RATE_POLICIES = {
+    "TEN_SECONDLY_ROLLING": RatePolicy("TEN_SECONDLY_ROLLING", window=10.0),
+    "SECONDLY": RatePolicy("SECONDLY", window=1.0),
+    "DAILY": RatePolicy("DAILY", daily=True),
+}
+# Older and search answers may name the limit only in the message.
+_POLICY_BY_MESSAGE = (
+    ("daily limit", "DAILY"),
+    ("ten_secondly", "TEN_SECONDLY_ROLLING"),
+    ("ten secondly", "TEN_SECONDLY_ROLLING"),
+    ("secondly limit", "SECONDLY"),
+)
+
+
+def rate_limit_policy(body: Any) -> RatePolicy | None:
+    """Which of HubSpot's limits a 429 body says was hit, or None when it does not say."""
+    if not isinstance(body, dict):
+        return None
+    name = str(body.get("policyName") or "").strip().upper()
+    if name in RATE_POLICIES:
+        return RATE_POLICIES[name]
+    message = str(body.get("message") or "").lower()
+    for phrase, policy in _POLICY_BY_MESSAGE:
+        if phrase in message:
+            return RATE_POLICIES[policy]
+    return None
 
 
 def error_message(body: Any, response) -> str:

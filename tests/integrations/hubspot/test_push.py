@@ -217,19 +217,6 @@ def test_push_whole_batch_400_is_split_until_the_bad_input_is_isolated(connector
             True,
             7.0,
         ),  # noqa: E501
-        (
-            429,
-            {
-                "status": "error",
-                "message": "You have reached your daily limit.",
-                "errorType": "RATE_LIMIT",
-                "policyName": "DAILY",
-            },
-            {},
-            "rate_limited",
-            True,
-            None,
-        ),  # noqa: E501
         (423, {"status": "error", "message": "Locked", "category": "LOCKED"}, {}, "locked", True, 2.0),
         (
             500,
