@@ -9,7 +9,8 @@ rate-limit headers. Dates filter as epoch milliseconds or ISO 8601.
 from django.db.models import Q
 
 from sandbox.emulators.hubspot import DIALECT, SEARCH_BUCKETS
-from sandbox.emulators.hubspot_objects import _records, hs_object
+from sandbox.emulators.hubspot_objects import _records
+from sandbox.emulators.hubspot_records import ReadSpec, render
 from sandbox.emulators.hubspot_schema import ObjectType, object_type_get
 from sandbox.runtime import Context, SandboxReject, endpoint, json_response
 from sandbox.store import parse_instant
@@ -159,7 +160,8 @@ def search(request, ctx: Context, object_type: str):
     total = queryset.count()
     end = min(after + limit, cap)
     page = list(queryset.order_by(*_ordering(otype, body.get("sorts")))[after:end]) if after < total else []
-    answer = {"total": total, "results": [hs_object(record, otype, only=properties) for record in page]}
+    spec = ReadSpec(properties=properties, with_history=[], archived=False)
+    answer = {"total": total, "results": render(page, otype, spec)}
     if after + len(page) < total and page:
         answer["paging"] = {"next": {"after": str(after + len(page)), "link": None}}
     return json_response(answer)
