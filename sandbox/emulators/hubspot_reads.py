@@ -38,8 +38,10 @@ def object_list(request, ctx: Context, object_type: str):
         after = int(request.GET.get("after", 0) or 0)
     except ValueError:
         raise SandboxReject(400, "limit and after must be integers.", code="VALIDATION_ERROR")
-    if not 1 <= limit <= 100:
-        raise SandboxReject(400, "limit must be between 1 and 100.", code="VALIDATION_ERROR")
+    # The official SDKs page by 50 when they ask for history (the reference does not say why).
+    most = HISTORY_BATCH_MAX if spec.with_history else 100
+    if not 1 <= limit <= most:
+        raise SandboxReject(400, f"limit must be between 1 and {most}.", code="VALIDATION_ERROR")
     page = list(records_of(otype, archived=spec.archived).filter(pk__gt=after).order_by("pk")[: limit + 1])
     body = {"results": render(page[:limit], otype, spec)}
     if len(page) > limit:

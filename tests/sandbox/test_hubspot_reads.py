@@ -156,6 +156,14 @@ def test_batch_archive_refuses_bad_input(hubspot, body):
     assert_error_shape(response.json(), "VALIDATION_ERROR")
 
 
+def test_list_with_history_pages_by_at_most_50(hubspot):
+    assert hubspot.get(f"{BASE}{OBJECTS}?limit=50&propertiesWithHistory=email").status_code == 200
+    response = hubspot.get(f"{BASE}{OBJECTS}?limit=51&propertiesWithHistory=email")
+    assert response.status_code == 400
+    assert_error_shape(response.json(), "VALIDATION_ERROR")
+    assert hubspot.get(f"{BASE}{OBJECTS}?limit=100").status_code == 200
+
+
 def test_archived_flag_must_be_true_or_false(hubspot):
     response = hubspot.get(f"{BASE}{OBJECTS}?archived=maybe")
     assert response.status_code == 400
