@@ -63,6 +63,32 @@ def test_batch_read_by_email_id_property(hubspot):
     assert response.json()["errors"][0]["context"]["ids"] == ["nobody@x.com"]
 
 
+def test_reads_by_a_unique_id_property(hubspot):
+    created = post(
+        hubspot,
+        "/crm/v3/properties/contacts",
+        {
+            "name": "member_no",
+            "label": "Member number",
+            "type": "string",
+            "fieldType": "text",
+            "groupName": "contactinformation",
+            "hasUniqueValue": True,
+        },
+    )
+    assert created.status_code == 201
+    ids = seed(hubspot, ["a@x.com"], member_no="M-7")
+    read = hubspot.get(f"{BASE}{OBJECTS}/M-7?idProperty=member_no")
+    assert read.status_code == 200 and read.json()["id"] == ids["a@x.com"]
+    assert hubspot.get(f"{BASE}{OBJECTS}/M-8?idProperty=member_no").status_code == 404
+    batch = post(hubspot, f"{OBJECTS}/batch/read", read_body(["M-7", "M-8"], idProperty="member_no"))
+    assert [r["id"] for r in batch.json()["results"]] == [ids["a@x.com"]]
+    assert batch.json()["errors"][0]["context"]["ids"] == ["M-8"]
+    not_unique = hubspot.get(f"{BASE}{OBJECTS}/F?idProperty=firstname")
+    assert not_unique.status_code == 400
+    assert_error_shape(not_unique.json(), "VALIDATION_ERROR")
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -190,6 +216,8 @@ def test_merge_makes_a_new_record_that_both_old_ids_answer(hubspot):
     assert by_email["id"] == survivor["id"]
     batch = post(hubspot, f"{OBJECTS}/batch/read", read_body([other])).json()
     assert batch["results"][0]["id"] == survivor["id"]
+    patched = patch(hubspot, f"{OBJECTS}/{other}", {"properties": {"company": "Acme"}})
+    assert patched.status_code == 200 and patched.json()["id"] == survivor["id"]
     history = hubspot.get(f"{BASE}{OBJECTS}/{survivor['id']}?propertiesWithHistory=jobtitle").json()
     assert {e["value"] for e in history["propertiesWithHistory"]["jobtitle"]} == {"CTO", "Dev"}
     listed = hubspot.get(f"{BASE}{OBJECTS}").json()["results"]
