@@ -1,9 +1,10 @@
-"""HubSpot CRM objects: batch upsert/create/update, single create/read/update/archive, list.
+"""HubSpot CRM object writes: batch upsert/create/update/archive, single create/update/archive.
 
-../shared/CRM-APIS.md §1.2-§1.4. Batch writes are a handful of bulk queries whatever the
-batch size. Per-input failures give 207 with `errors[]` (context `ids` and, when sent,
-`objectWriteTraceId`); with the `batch` fault (or config whole_batch_failure_rate) one
-invalid input fails the whole batch, as HubSpot does for `idProperty=email` upserts.
+../shared/CRM-APIS.md §1.2-§1.4 (reads are in hubspot_reads). Batch writes are a handful of
+bulk queries whatever the batch size, property history included. Per-input failures give
+207 with `errors[]` (context `ids` and, when sent, `objectWriteTraceId`); with the `batch`
+fault (or config whole_batch_failure_rate) one invalid input fails the whole batch, as
+HubSpot does for `idProperty=email` upserts.
 """
 
 from datetime import datetime
@@ -26,10 +27,6 @@ from sandbox.runtime import Context, SandboxReject, endpoint, json_response, no_
 from sandbox.store import email_valid, iso_ms, records_write
 
 KIND = Kind.HUBSPOT
-
-
-def _records(object_type: ObjectType):
-    return records_of(object_type)
 
 
 def _key(object_type: ObjectType, values: dict, current: str | None = None) -> str | None:
@@ -152,9 +149,9 @@ def batch_upsert(request, ctx: Context, object_type: str):
         emails = [n for n, e in zip(normalised, by_email, strict=True) if e]
         pks = [int(n) for n, e in zip(normalised, by_email, strict=True) if not e and n.isdigit()]
         existing = {}
-        for record in _records(otype).filter(key__in=emails) if emails else []:
+        for record in records_of(otype).filter(key__in=emails) if emails else []:
             existing[record.key] = record
-        for record in _records(otype).filter(pk__in=pks) if pks else []:
+        for record in records_of(otype).filter(pk__in=pks) if pks else []:
             existing[str(record.pk)] = record
         plan, errors = [], []
         for item, input_id, key, email_id in zip(inputs, ids, normalised, by_email, strict=True):
@@ -224,7 +221,7 @@ def batch_create(request, ctx: Context, object_type: str):
     candidates = [properties_validate(item.get("properties"), definitions, strict=strict) for item in inputs]
     emails = [v.get("email", "").lower() for v, _ in candidates if v.get("email")]
     existing = (
-        dict(_records(otype).filter(key__in=emails).values_list("key", "pk")) if otype.email_keyed else {}
+        dict(records_of(otype).filter(key__in=emails).values_list("key", "pk")) if otype.email_keyed else {}
     )
     plan, errors, seen = [], [], set()
     for item, (values, problems) in zip(inputs, candidates, strict=True):
@@ -273,7 +270,7 @@ def batch_update(request, ctx: Context, object_type: str):
     strict = bool(ctx.option("strict_properties", True))
     ids = [str(item.get("id", "")) for item in inputs]
     by_email = [item.get("idProperty") == "email" for item in inputs]
-    records = _records(otype)
+    records = records_of(otype)
     found = {
         str(r.pk): r
         for r in records.filter(
@@ -336,7 +333,7 @@ def object_create(request, ctx: Context, object_type: str):
     otype = object_type_get(object_type)
     values = _single_values(ctx, otype)
     email = values.get("email", "").lower()
-    if email and (existing := _records(otype).filter(key=email).values_list("pk", flat=True).first()):
+    if email and (existing := records_of(otype).filter(key=email).values_list("pk", flat=True).first()):
         raise SandboxReject(409, _conflict(otype, existing), code="CONFLICT")
     try:
         (record,) = _write(otype, [values], [])
@@ -351,8 +348,8 @@ def object_update(request, ctx: Context, object_type: str, object_id: str):
     record = record_find(otype, object_id, id_property=request.GET.get("idProperty"))
     values = _single_values(ctx, otype)
     email = values.get("email", "").lower()
-    if email and email != record.key and _records(otype).filter(key=email).exists():
-        raise SandboxReject(409, _conflict(otype, _records(otype).get(key=email).pk), code="CONFLICT")
+    if email and email != record.key and records_of(otype).filter(key=email).exists():
+        raise SandboxReject(409, _conflict(otype, records_of(otype).get(key=email).pk), code="CONFLICT")
     _write(otype, [], [(record, values)])
     return json_response(hs_object(record, otype))
 

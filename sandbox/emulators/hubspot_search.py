@@ -9,8 +9,7 @@ rate-limit headers. Dates filter as epoch milliseconds or ISO 8601.
 from django.db.models import Q
 
 from sandbox.emulators.hubspot import DIALECT, SEARCH_BUCKETS
-from sandbox.emulators.hubspot_objects import _records
-from sandbox.emulators.hubspot_records import ReadSpec, render
+from sandbox.emulators.hubspot_records import ReadSpec, records_of, render
 from sandbox.emulators.hubspot_schema import ObjectType, object_type_get
 from sandbox.runtime import Context, SandboxReject, endpoint, json_response
 from sandbox.store import parse_instant
@@ -152,7 +151,7 @@ def search(request, ctx: Context, object_type: str):
     properties = body.get("properties") or list(otype.default_properties)
     if not isinstance(properties, list):
         raise _bad("properties must be an array of property names.")
-    queryset = _records(otype).filter(_where(otype, body.get("filterGroups")))
+    queryset = records_of(otype).filter(_where(otype, body.get("filterGroups")))
     if query := body.get("query"):
         queryset = queryset.filter(
             Q(key__icontains=query) | Q(data__firstname__icontains=query) | Q(data__lastname__icontains=query)
