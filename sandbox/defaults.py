@@ -194,6 +194,14 @@ HUBSPOT_PROPERTIES = {
             "lastmodifieddate", "Last Modified Date", "datetime", "date", "contactinformation", read_only=True
         ),
         _hs_prop("hs_object_id", "Record ID", "number", "number", "contactinformation", read_only=True),
+        _hs_prop(
+            "hs_merged_object_ids",
+            "Merged Contact IDs",
+            "enumeration",
+            "checkbox",
+            "contactinformation",
+            read_only=True,
+        ),
     ],
     "deals": [
         _hs_prop("dealname", "Deal Name", "string", "text", "dealinformation"),
@@ -206,6 +214,14 @@ HUBSPOT_PROPERTIES = {
             "hs_lastmodifieddate", "Last Modified Date", "datetime", "date", "dealinformation", read_only=True
         ),
         _hs_prop("hs_object_id", "Record ID", "number", "number", "dealinformation", read_only=True),
+        _hs_prop(
+            "hs_merged_object_ids",
+            "Merged Deal IDs",
+            "enumeration",
+            "checkbox",
+            "dealinformation",
+            read_only=True,
+        ),
     ],
     "leads": [
         _hs_prop("hs_lead_name", "Lead name", "string", "text", "leadinformation"),

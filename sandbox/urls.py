@@ -1,14 +1,16 @@
 """Sandbox CRMs mounted at /sandbox/<kind>/ when SANDBOX_ENABLED (and alone by `manage.py sandbox`)."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from sandbox import control
 from sandbox.emulators import (
     brevo,
     brevo_attributes,
     hubspot,
+    hubspot_merge,
     hubspot_objects,
     hubspot_properties,
+    hubspot_reads,
     hubspot_search,
     mautic,
     mautic_fields,
@@ -22,17 +24,23 @@ hubspot_patterns = [
     path("crm/v3/objects/<str:object_type>/batch/upsert", hubspot_objects.batch_upsert),
     path("crm/v3/objects/<str:object_type>/batch/create", hubspot_objects.batch_create),
     path("crm/v3/objects/<str:object_type>/batch/update", hubspot_objects.batch_update),
+    path("crm/v3/objects/<str:object_type>/batch/read", hubspot_reads.batch_read),
+    path("crm/v3/objects/<str:object_type>/batch/archive", hubspot_objects.batch_archive),
     path("crm/v3/objects/<str:object_type>/search", hubspot_search.search),
-    path("crm/v3/objects/<str:object_type>", hubspot_objects.object_collection),
-    path("crm/v3/objects/<str:object_type>/<str:object_id>", hubspot_objects.object_detail),
+    path("crm/v3/objects/<str:object_type>/merge", hubspot_merge.merge),
+    path("crm/v3/objects/<str:object_type>", hubspot_reads.object_collection),
+    path("crm/v3/objects/<str:object_type>/<str:object_id>", hubspot_reads.object_detail),
     path("crm/v3/properties/<str:object_type>/batch/create", hubspot_properties.property_batch_create),
     path("crm/v3/properties/<str:object_type>/groups", hubspot_properties.group_collection),
+    path("crm/v3/properties/<str:object_type>/groups/<str:name>", hubspot_properties.group_detail),
     path("crm/v3/properties/<str:object_type>", hubspot_properties.property_collection),
     path("crm/v3/properties/<str:object_type>/<str:name>", hubspot_properties.property_detail),
     path("account-info/v3/details", hubspot.account_details),
     path("account-info/v3/api-usage/daily/private-apps", hubspot.api_usage_daily),
     path("oauth/v1/token", hubspot.oauth_token),
     path("oauth/v3/token", hubspot.oauth_token),
+    # Last: whatever else is asked under /sandbox/hubspot/ answers HubSpot's JSON 404.
+    re_path(r"^(?P<path>.*)$", hubspot.route_not_found),
 ]
 
 brevo_patterns = [

@@ -234,3 +234,15 @@ def api_usage_daily(request, ctx: Context):
             ]
         }
     )
+
+
+ANY_METHOD = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+@endpoint(DIALECT, methods=ANY_METHOD, auth=False, inject=False)
+def route_not_found(request, ctx: Context, path: str = ""):
+    """Any path under /sandbox/hubspot/ that no endpoint claims: HubSpot's JSON 404, never an HTML page.
+
+    HubSpot's exact message for an unknown path is not documented: the wording is the sandbox's.
+    """
+    return DIALECT.error(404, f"Unable to route {request.method} request to /{path}", code="OBJECT_NOT_FOUND")

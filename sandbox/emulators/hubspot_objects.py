@@ -1,9 +1,10 @@
-"""HubSpot CRM objects: batch upsert/create/update, single create/read/update/archive, list.
+"""HubSpot CRM object writes: batch upsert/create/update/archive, single create/update/archive.
 
-../shared/CRM-APIS.md §1.2-§1.4. Batch writes are a handful of bulk queries whatever the
-batch size. Per-input failures give 207 with `errors[]` (context `ids` and, when sent,
-`objectWriteTraceId`); with the `batch` fault (or config whole_batch_failure_rate) one
-invalid input fails the whole batch, as HubSpot does for `idProperty=email` upserts.
+../shared/CRM-APIS.md §1.2-§1.4 (reads are in hubspot_reads). Batch writes are a handful of
+bulk queries whatever the batch size, property history included. Per-input failures give
+207 with `errors[]` (context `ids` and, when sent, `objectWriteTraceId`); with the `batch`
+fault (or config whole_batch_failure_rate) one invalid input fails the whole batch, as
+HubSpot does for `idProperty=email` upserts.
 """
 
 from datetime import datetime
@@ -12,6 +13,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from sandbox.emulators.hubspot import API_BUCKETS, DIALECT, hubspot_error_body
+from sandbox.emulators.hubspot_history import history_rows
+from sandbox.emulators.hubspot_records import hs_object, record_find, records_find, records_of
 from sandbox.emulators.hubspot_schema import (
     ObjectType,
     object_type_get,
@@ -20,31 +23,10 @@ from sandbox.emulators.hubspot_schema import (
     validation_error,
 )
 from sandbox.models import Kind, SandboxRecord
-from sandbox.runtime import Context, SandboxReject, dispatch, endpoint, json_response, no_content
+from sandbox.runtime import Context, SandboxReject, endpoint, json_response, no_content
 from sandbox.store import email_valid, iso_ms, records_write
 
 KIND = Kind.HUBSPOT
-
-
-def hs_object(record: SandboxRecord, object_type: ObjectType, *, only: list[str] | None = None) -> dict:
-    """SimplePublicObject: every value a string, system properties filled in."""
-    properties = dict(record.data)
-    properties["createdate"] = iso_ms(record.created_at)
-    properties[object_type.modified_property] = iso_ms(record.updated_at)
-    properties["hs_object_id"] = str(record.pk)
-    if only is not None:
-        properties = {name: properties.get(name) for name in only}
-    return {
-        "id": str(record.pk),
-        "properties": properties,
-        "createdAt": iso_ms(record.created_at),
-        "updatedAt": iso_ms(record.updated_at),
-        "archived": record.archived,
-    }
-
-
-def _records(object_type: ObjectType):
-    return SandboxRecord.objects.filter(kind=KIND, object_type=object_type.record_type, archived=False)
 
 
 def _key(object_type: ObjectType, values: dict, current: str | None = None) -> str | None:
@@ -110,7 +92,9 @@ def _batch_answer(results: list, errors: list, started: datetime, *, ok_status: 
 
 
 def _write(object_type: ObjectType, creates: list[dict], updates: list[tuple[SandboxRecord, dict]]):
-    """Create and update in bulk inside one transaction; returns the created records in order."""
+    """Create and update in bulk inside one transaction, with their property history.
+
+    Returns the created records in order."""
     now = timezone.now()
     new = [
         SandboxRecord(
@@ -123,7 +107,9 @@ def _write(object_type: ObjectType, creates: list[dict], updates: list[tuple[San
         )
         for values in creates
     ]
+    changes = []
     for record, values in updates:
+        changes.append((record, record.data, values, record.updated_at))
         record.data = {**record.data, **values}
         record.key = _key(object_type, values, record.key)
         record.updated_at = now
@@ -132,6 +118,10 @@ def _write(object_type: ObjectType, creates: list[dict], updates: list[tuple[San
         records_write(
             new=new, changed=[r for r, _ in updates], fields=["data", "key", "updated_at", "write_count"]
         )
+        history_new, history_changed = history_rows(
+            object_type.record_type, created=new, updated=changes, now=now
+        )
+        records_write(new=history_new, changed=history_changed, fields=["data", "updated_at"])
     return new
 
 
@@ -159,9 +149,9 @@ def batch_upsert(request, ctx: Context, object_type: str):
         emails = [n for n, e in zip(normalised, by_email, strict=True) if e]
         pks = [int(n) for n, e in zip(normalised, by_email, strict=True) if not e and n.isdigit()]
         existing = {}
-        for record in _records(otype).filter(key__in=emails) if emails else []:
+        for record in records_of(otype).filter(key__in=emails) if emails else []:
             existing[record.key] = record
-        for record in _records(otype).filter(pk__in=pks) if pks else []:
+        for record in records_of(otype).filter(pk__in=pks) if pks else []:
             existing[str(record.pk)] = record
         plan, errors = [], []
         for item, input_id, key, email_id in zip(inputs, ids, normalised, by_email, strict=True):
@@ -231,7 +221,7 @@ def batch_create(request, ctx: Context, object_type: str):
     candidates = [properties_validate(item.get("properties"), definitions, strict=strict) for item in inputs]
     emails = [v.get("email", "").lower() for v, _ in candidates if v.get("email")]
     existing = (
-        dict(_records(otype).filter(key__in=emails).values_list("key", "pk")) if otype.email_keyed else {}
+        dict(records_of(otype).filter(key__in=emails).values_list("key", "pk")) if otype.email_keyed else {}
     )
     plan, errors, seen = [], [], set()
     for item, (values, problems) in zip(inputs, candidates, strict=True):
@@ -280,7 +270,7 @@ def batch_update(request, ctx: Context, object_type: str):
     strict = bool(ctx.option("strict_properties", True))
     ids = [str(item.get("id", "")) for item in inputs]
     by_email = [item.get("idProperty") == "email" for item in inputs]
-    records = _records(otype)
+    records = records_of(otype)
     found = {
         str(r.pk): r
         for r in records.filter(
@@ -326,26 +316,6 @@ def batch_update(request, ctx: Context, object_type: str):
     return _batch_answer(results, errors, started, ok_status=200)
 
 
-def _find(ctx: Context, otype: ObjectType, object_id: str) -> SandboxRecord:
-    if ctx.request.GET.get("idProperty") == "email":
-        record = _records(otype).filter(key=object_id.lower()).first()
-    else:
-        record = _records(otype).filter(pk=int(object_id)).first() if object_id.isdigit() else None
-    if record is None:
-        raise SandboxReject(
-            404,
-            "Object not found.  objectId are usually numeric.",
-            code="OBJECT_NOT_FOUND",
-            extra={"context": {"id": [object_id]}},
-        )
-    return record
-
-
-def _requested(ctx: Context, otype: ObjectType) -> list[str]:
-    names = [n for value in ctx.request.GET.getlist("properties") for n in value.split(",") if n]
-    return names or list(otype.default_properties)
-
-
 def _single_values(ctx: Context, otype: ObjectType) -> dict:
     body = ctx.json()
     values, problems = properties_validate(
@@ -363,7 +333,7 @@ def object_create(request, ctx: Context, object_type: str):
     otype = object_type_get(object_type)
     values = _single_values(ctx, otype)
     email = values.get("email", "").lower()
-    if email and (existing := _records(otype).filter(key=email).values_list("pk", flat=True).first()):
+    if email and (existing := records_of(otype).filter(key=email).values_list("pk", flat=True).first()):
         raise SandboxReject(409, _conflict(otype, existing), code="CONFLICT")
     try:
         (record,) = _write(otype, [values], [])
@@ -372,39 +342,14 @@ def object_create(request, ctx: Context, object_type: str):
     return json_response(hs_object(record, otype), status=201)
 
 
-@endpoint(DIALECT, methods=("GET",), buckets=API_BUCKETS)
-def object_list(request, ctx: Context, object_type: str):
-    """GET /crm/v3/objects/{type}?limit&after: pages by record id."""
-    otype = object_type_get(object_type)
-    try:
-        limit = int(request.GET.get("limit", 10))
-        after = int(request.GET.get("after", 0) or 0)
-    except ValueError:
-        raise SandboxReject(400, "limit and after must be integers.", code="VALIDATION_ERROR")
-    if not 1 <= limit <= 100:
-        raise SandboxReject(400, "limit must be between 1 and 100.", code="VALIDATION_ERROR")
-    page = list(_records(otype).filter(pk__gt=after).order_by("pk")[: limit + 1])
-    body = {"results": [hs_object(r, otype, only=_requested(ctx, otype)) for r in page[:limit]]}
-    if len(page) > limit:
-        after_id = str(page[limit - 1].pk)
-        body["paging"] = {"next": {"after": after_id, "link": f"{request.path}?after={after_id}"}}
-    return json_response(body)
-
-
-@endpoint(DIALECT, methods=("GET",), buckets=API_BUCKETS)
-def object_read(request, ctx: Context, object_type: str, object_id: str):
-    otype = object_type_get(object_type)
-    return json_response(hs_object(_find(ctx, otype, object_id), otype, only=_requested(ctx, otype)))
-
-
 @endpoint(DIALECT, methods=("PATCH",), buckets=API_BUCKETS)
 def object_update(request, ctx: Context, object_type: str, object_id: str):
     otype = object_type_get(object_type)
-    record = _find(ctx, otype, object_id)
+    record = record_find(otype, object_id, id_property=request.GET.get("idProperty"))
     values = _single_values(ctx, otype)
     email = values.get("email", "").lower()
-    if email and email != record.key and _records(otype).filter(key=email).exists():
-        raise SandboxReject(409, _conflict(otype, _records(otype).get(key=email).pk), code="CONFLICT")
+    if email and email != record.key and records_of(otype).filter(key=email).exists():
+        raise SandboxReject(409, _conflict(otype, records_of(otype).get(key=email).pk), code="CONFLICT")
     _write(otype, [], [(record, values)])
     return json_response(hs_object(record, otype))
 
@@ -412,10 +357,24 @@ def object_update(request, ctx: Context, object_type: str, object_id: str):
 @endpoint(DIALECT, methods=("DELETE",), buckets=API_BUCKETS)
 def object_archive(request, ctx: Context, object_type: str, object_id: str):
     otype = object_type_get(object_type)
-    record = _find(ctx, otype, object_id)
+    record = record_find(otype, object_id, id_property=request.GET.get("idProperty"))
     SandboxRecord.objects.filter(pk=record.pk).update(archived=True, key=None, updated_at=timezone.now())
     return no_content()
 
 
-object_collection = dispatch(get=object_list, post=object_create)
-object_detail = dispatch(get=object_read, patch=object_update, delete=object_archive)
+@endpoint(DIALECT, methods=("POST",), buckets=API_BUCKETS)
+def batch_archive(request, ctx: Context, object_type: str):
+    """POST .../batch/archive {inputs: [{id}]}: 204, ids that do not exist (or are archived) are skipped.
+
+    HubSpot documents only the 204; that it answers 204 for unknown ids too is a guess
+    (its properties batch archive documents "regardless of the initial state")."""
+    otype = object_type_get(object_type)
+    inputs = _batch_inputs(ctx)
+    ids = [str(item.get("id", "")) for item in inputs]
+    if not all(ids):
+        raise SandboxReject(400, "Invalid input JSON: every input needs an id.", code="VALIDATION_ERROR")
+    found = records_find(otype, ids, lookup="pk", archived=False)
+    pks = {record.pk for record in found.values()}
+    if pks:
+        SandboxRecord.objects.filter(pk__in=pks).update(archived=True, key=None, updated_at=timezone.now())
+    return no_content()

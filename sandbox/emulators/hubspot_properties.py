@@ -1,4 +1,4 @@
-"""HubSpot properties API: list, create, batch create, read, update, archive; groups.
+"""HubSpot properties API: list, create, batch create, read, update, archive; groups (CRUD).
 
 ../shared/CRM-APIS.md §1.7. A duplicate name answers 409 with category
 OBJECT_ALREADY_EXISTS (the document marks the real status UNVERIFIED; the sandbox keeps
@@ -50,6 +50,7 @@ UPDATABLE = {
     "currencyPropertyName",
     "showCurrencySymbol",
 }
+GROUP_UPDATABLE = {"label", "displayOrder"}
 CREATE_ONLY = {"name", "hasUniqueValue", "dataSensitivity", "externalOptions", "referencedObjectType"}
 
 
@@ -292,6 +293,71 @@ def group_create(request, ctx: Context, object_type: str):
     return json_response(group, status=201)
 
 
+def _group_missing(name: str) -> SandboxReject:
+    return SandboxReject(404, f"Property group {name} does not exist", code="OBJECT_NOT_FOUND")
+
+
+def _custom_group(otype: ObjectType, name: str) -> SandboxRecord:
+    """A group this account created; HubSpot's own groups are read-only here (a guess: undocumented)."""
+    record = SandboxRecord.objects.filter(kind=KIND, object_type=group_record_type(otype), key=name).first()
+    if record is None:
+        if name in groups_load(otype):
+            raise SandboxReject(
+                400,
+                f"Property group '{name}' is defined by HubSpot and cannot be changed.",
+                code="VALIDATION_ERROR",
+            )
+        raise _group_missing(name)
+    return record
+
+
+@endpoint(DIALECT, methods=("GET",), buckets=API_BUCKETS)
+def group_read(request, ctx: Context, object_type: str, name: str):
+    group = groups_load(object_type_get(object_type, ctx)).get(name)
+    if group is None:
+        raise _group_missing(name)
+    return json_response(group)
+
+
+@endpoint(DIALECT, methods=("PATCH",), buckets=API_BUCKETS)
+def group_update(request, ctx: Context, object_type: str, name: str):
+    """PropertyGroupUpdate: label and displayOrder, nothing else."""
+    otype = object_type_get(object_type, ctx)
+    data = ctx.json()
+    problems = [f"{field} is not a property group field" for field in sorted(set(data) - GROUP_UPDATABLE)]
+    if "label" in data and (not isinstance(data["label"], str) or not data["label"]):
+        problems.append("label must be a non-empty string")
+    if "displayOrder" in data and (
+        not isinstance(data["displayOrder"], int) or isinstance(data["displayOrder"], bool)
+    ):
+        problems.append("displayOrder must be an integer")
+    if problems:
+        raise _validation("Invalid property group", problems)
+    record = _custom_group(otype, name)
+    record.data = {**record.data, **data}
+    record.save(update_fields=["data"])
+    return json_response(record.data)
+
+
+@endpoint(DIALECT, methods=("DELETE",), buckets=API_BUCKETS)
+def group_archive(request, ctx: Context, object_type: str, name: str):
+    """204; a group still holding properties is refused (HubSpot's answer here is a guess)."""
+    otype = object_type_get(object_type, ctx)
+    record = _custom_group(otype, name)
+    holding = sorted(
+        prop["name"]
+        for prop in properties_load(otype).values()
+        if prop.get("groupName") == name and not prop.get("archived")
+    )
+    if holding:
+        raise _validation(
+            "Property group is not empty", [f"move or archive its properties first: {', '.join(holding)}"]
+        )
+    record.delete()
+    return no_content()
+
+
 property_collection = dispatch(get=property_list, post=property_create)
 property_detail = dispatch(get=property_read, patch=property_update, delete=property_archive)
 group_collection = dispatch(get=group_list, post=group_create)
+group_detail = dispatch(get=group_read, patch=group_update, delete=group_archive)

@@ -9,7 +9,7 @@ rate-limit headers. Dates filter as epoch milliseconds or ISO 8601.
 from django.db.models import Q
 
 from sandbox.emulators.hubspot import DIALECT, SEARCH_BUCKETS
-from sandbox.emulators.hubspot_objects import _records, hs_object
+from sandbox.emulators.hubspot_records import ReadSpec, records_of, render
 from sandbox.emulators.hubspot_schema import ObjectType, object_type_get
 from sandbox.runtime import Context, SandboxReject, endpoint, json_response
 from sandbox.store import parse_instant
@@ -151,7 +151,7 @@ def search(request, ctx: Context, object_type: str):
     properties = body.get("properties") or list(otype.default_properties)
     if not isinstance(properties, list):
         raise _bad("properties must be an array of property names.")
-    queryset = _records(otype).filter(_where(otype, body.get("filterGroups")))
+    queryset = records_of(otype).filter(_where(otype, body.get("filterGroups")))
     if query := body.get("query"):
         queryset = queryset.filter(
             Q(key__icontains=query) | Q(data__firstname__icontains=query) | Q(data__lastname__icontains=query)
@@ -159,7 +159,8 @@ def search(request, ctx: Context, object_type: str):
     total = queryset.count()
     end = min(after + limit, cap)
     page = list(queryset.order_by(*_ordering(otype, body.get("sorts")))[after:end]) if after < total else []
-    answer = {"total": total, "results": [hs_object(record, otype, only=properties) for record in page]}
+    spec = ReadSpec(properties=properties, with_history=[], archived=False)
+    answer = {"total": total, "results": render(page, otype, spec)}
     if after + len(page) < total and page:
         answer["paging"] = {"next": {"after": str(after + len(page)), "link": None}}
     return json_response(answer)

@@ -156,6 +156,6 @@ def test_control_reset_requests_log_and_records(hubspot, client_):
     )
     assert bad_seed.status_code == 400
     reset = client_.post("/sandbox/hubspot/_control/reset").json()
-    assert reset["deleted"]["records"] == 1
+    assert reset["deleted"]["records"] == 2  # the contact and its property history
     assert not SandboxRecord.objects.filter(kind="hubspot").exists()
     assert not SandboxRequestLog.objects.filter(kind="hubspot").exists()
