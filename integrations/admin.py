@@ -18,6 +18,7 @@ from integrations.services import (
     connection_create,
     connection_delete,
     connection_update,
+    credentials_rebind_check,
 )
 
 
@@ -61,8 +62,17 @@ class CrmConnectionForm(forms.ModelForm):
             return
         try:
             connection_check(self.instance)
+            if self.instance.pk:
+                credentials_rebind_check(
+                    stored=CrmConnection.objects.get(pk=self.instance.pk),
+                    changed=self.instance,
+                    credentials=self.cleaned_data.get("new_credentials"),
+                )
         except ApplicationError as exc:
-            fields = [name for name in exc.details if name in self.fields]
+            aliases = {"credentials": "new_credentials"}
+            fields = [
+                aliases.get(name, name) for name in exc.details if aliases.get(name, name) in self.fields
+            ]
             self.add_error(fields[0] if fields else None, exc.message)
 
 
