@@ -40,6 +40,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util import connection as urllib3_connection
+from urllib3.util.timeout import _DEFAULT_TIMEOUT
 
 from core.errors import InvalidInput
 
@@ -277,7 +278,11 @@ def addresses_check(*, host: str, port: int | None, addresses: list[str]) -> Non
 
 
 class _CheckedConnection:
-    """Resolve once, check every address, connect only to the checked addresses."""
+    """Resolve once, check every address, connect only to the checked addresses.
+
+    The socket is opened on the resolved address itself (never on the name again), so what is
+    checked is what is connected to; TLS still verifies the certificate for the host name.
+    """
 
     def _new_conn(self):
         try:
@@ -286,23 +291,27 @@ class _CheckedConnection:
             )
         except socket.gaierror as exc:
             raise NameResolutionError(self.host, self, exc) from exc
-        addresses = list(dict.fromkeys(info[4][0] for info in infos))
-        addresses_check(host=self.host, port=self.port, addresses=addresses)
+        addresses_check(host=self.host, port=self.port, addresses=[info[4][0] for info in infos])
         last_error: OSError | None = None
-        for address in addresses:
+        for family, socktype, proto, _name, sockaddr in infos:
+            sock = None
             try:
-                return urllib3_connection.create_connection(
-                    (address, self.port),
-                    self.timeout,
-                    source_address=self.source_address,
-                    socket_options=self.socket_options,
-                )
-            except TimeoutError as exc:
-                raise ConnectTimeoutError(
-                    self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
-                ) from exc
+                sock = socket.socket(family, socktype, proto)
+                urllib3_connection._set_socket_options(sock, self.socket_options)
+                if self.timeout is not _DEFAULT_TIMEOUT:
+                    sock.settimeout(self.timeout)
+                if self.source_address:
+                    sock.bind(self.source_address)
+                sock.connect(sockaddr)
+                return sock
             except OSError as exc:
                 last_error = exc
+                if sock is not None:
+                    sock.close()
+        if isinstance(last_error, TimeoutError):
+            raise ConnectTimeoutError(
+                self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
+            ) from last_error
         raise NewConnectionError(self, f"Failed to establish a new connection: {last_error}") from last_error
 
 
