@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -99,7 +100,16 @@ def parse_entry(text: str) -> Entry:
 
 
 def private_entries() -> list[Entry]:
-    return [parse_entry(text) for text in settings.CRM_ALLOWED_PRIVATE_TARGETS if text.strip()]
+    """The parsed CRM_ALLOWED_PRIVATE_TARGETS; ImproperlyConfigured names a malformed entry."""
+    entries = []
+    for text in settings.CRM_ALLOWED_PRIVATE_TARGETS:
+        if not text.strip():
+            continue
+        try:
+            entries.append(parse_entry(text))
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"CRM_ALLOWED_PRIVATE_TARGETS: cannot read {text!r} ({exc}).") from exc
+    return entries
 
 
 def private_target_listed(*, host: str, port: int | None, address: IPAddress | None = None) -> bool:

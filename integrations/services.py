@@ -234,6 +234,7 @@ def connection_update(
         if getattr(connection, name) != value:
             changes[name] = value
             setattr(connection, name, value)
+    outbound_check(connection)  # a refused target says so, before asking for credentials
     if credentials_rebind_check(stored=stored, changed=connection, credentials=credentials):
         replace_credentials = True
     if credentials is not None:

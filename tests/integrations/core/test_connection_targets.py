@@ -81,6 +81,10 @@ def test_api_refuses_each_target_on_create_and_update(admin_client, org, base_ur
     assert response.status_code == 400, response.content
     connection.refresh_from_db()
     assert connection.base_url == MAUTIC and connection.credentials["password"] == SECRET
+    # Without credentials, the target's own problem is what the caller hears first.
+    response = admin_client.patch(f"{URL}{connection.pk}/", {"base_url": base_url}, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] in ("invalid_base_url", "validation_error")
 
 
 def test_hosted_crm_refuses_another_host_but_self_hosted_takes_any_public_one(admin_client):

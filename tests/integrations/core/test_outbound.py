@@ -310,3 +310,22 @@ def test_absolute_urls_on_a_hosted_crm_are_pinned(no_private_targets):
 def test_connect_check_rejects_empty_resolution():
     with pytest.raises(outbound.OutboundRefused):
         outbound.addresses_check(host="x.example", port=443, addresses=[])
+
+
+@pytest.mark.parametrize("entry", ["10.0.0.0/33", "host:port", "[::1]:x"])
+def test_a_malformed_private_target_entry_is_named(settings, entry):
+    from django.core.exceptions import ImproperlyConfigured
+
+    settings.CRM_ALLOWED_PRIVATE_TARGETS = [entry]
+    with pytest.raises(ImproperlyConfigured, match="CRM_ALLOWED_PRIVATE_TARGETS"):
+        outbound.private_entries()
+
+
+def test_a_long_crm_message_is_cut(no_private_targets):
+    from integrations.errors import MESSAGE_MAX_CHARS
+
+    with responses.RequestsMock() as mocked:
+        mocked.post("https://crm.example.com/x", status=400, json={"message": "M" * 50_000})
+        with pytest.raises(CrmValidationError) as caught:
+            _client("https://crm.example.com").post("/x", json={})
+    assert len(caught.value.message) == MESSAGE_MAX_CHARS
