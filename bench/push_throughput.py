@@ -196,6 +196,8 @@ def main() -> None:
         "DJANGO_SECRET_KEY": settings.SECRET_KEY,
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SANDBOX_ENABLED": "true",
+        # The sandbox runs on a free port, not the embedded default's 127.0.0.1:8000.
+        "CRM_ALLOWED_PRIVATE_TARGETS": f"127.0.0.1:{port}",
     }
     env.setdefault("FIELD_ENCRYPTION_KEYS", ",".join(settings.FIELD_ENCRYPTION_KEYS))
     booted: dict[str, float] = {}

@@ -37,6 +37,7 @@ from contacts.services.events import (
     registration_delete,
     registration_update,
 )
+from contacts.validation import contact_identity_check
 from core.errors import ApplicationError
 
 HISTORY_ROWS = 50
@@ -73,6 +74,11 @@ class ContactAdminForm(forms.ModelForm):
         data = {name: cleaned[name] for name in EDITABLE_FIELDS if name in cleaned}
         try:
             contact_values_clean(organization=organization, data=data)
+            contact_identity_check(
+                email=cleaned.get("email"),
+                first_name=cleaned.get("first_name"),
+                last_name=cleaned.get("last_name"),
+            )
         except ApplicationError as exc:
             _form_errors(self, exc)
         return cleaned

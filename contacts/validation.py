@@ -61,6 +61,12 @@ def custom_properties_errors(values: Any) -> dict[str, list[str]] | list[str]:
                 problems.append("A list may hold only strings, numbers and booleans.")
         elif not _scalar(value):
             problems.append("A value must be a string, number, boolean, null, or a list of those.")
+        # PostgreSQL cannot store U+0000 in text or jsonb; refuse it on every database alike.
+        if any(
+            isinstance(item, str) and "\x00" in item
+            for item in (value if isinstance(value, list) else [value])
+        ):
+            problems.append("Null characters are not allowed.")
         if problems:
             errors[str(key)] = problems
     if errors:
@@ -81,6 +87,18 @@ def custom_properties_check(*, values: Any) -> None:
             code="invalid_custom_properties",
             details={"custom_properties": errors},
         )
+
+
+def contact_identity_check(*, email: str | None, first_name: str | None, last_name: str | None) -> None:
+    """A contact is someone: it needs an email or a first or last name (a create, a PUT, any edit)."""
+    if (email or "").strip() or (first_name or "").strip() or (last_name or "").strip():
+        return
+    message = "A contact needs an email or a name (first_name or last_name)."
+    raise InvalidInput(
+        message,
+        code="contact_identity_required",
+        details={"email": [message], "first_name": [message], "last_name": [message]},
+    )
 
 
 def tags_normalize(tags: Any) -> list[str]:

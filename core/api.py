@@ -10,7 +10,7 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.errors import ApplicationError
+from core.errors import ApplicationError, InvalidInput
 
 logger = logging.getLogger(__name__)
 
@@ -74,10 +74,37 @@ def exception_handler(exc, context):
 
 
 class LimitOffsetTotalPagination(LimitOffsetPagination):
-    """limit/offset pagination whose body says the total, with a hard ceiling on `limit`."""
+    """limit/offset pagination whose body says the total, with a hard ceiling on `limit`.
+
+    A `limit` or `offset` that is not a whole number in range is a 400 invalid_pagination (DRF
+    would quietly use the defaults, so a client would read a page it did not ask for). A `limit`
+    over the ceiling is capped, as documented.
+    """
 
     default_limit = 50
     max_limit = 500
+
+    def _number(self, request, name: str, *, minimum: int, default: int) -> int:
+        raw = request.query_params.get(name)
+        if raw is None:
+            return default
+        text = raw.strip()
+        if not text.isascii() or not text.isdigit() or int(text) < minimum:
+            raise InvalidInput(
+                f"{name} must be a whole number of at least {minimum}.",
+                code="invalid_pagination",
+                details={name: [f"A whole number ≥ {minimum}; got {raw[:50]!r}."]},
+            )
+        return int(text)
+
+    def get_limit(self, request):
+        return min(
+            self._number(request, self.limit_query_param, minimum=1, default=self.default_limit),
+            self.max_limit,
+        )
+
+    def get_offset(self, request):
+        return self._number(request, self.offset_query_param, minimum=0, default=0)
 
     def get_paginated_response(self, data):
         return Response(

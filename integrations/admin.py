@@ -1,7 +1,5 @@
 """Admin of CRM connections: credentials never shown (masked to the last 4), new ones accepted."""
 
-import json
-
 from django import forms
 from django.contrib import admin, messages
 from django.db import models, transaction
@@ -9,6 +7,7 @@ from django.db import models, transaction
 from accounts.actors import Actor
 from accounts.admin import OrganizationScopedAdmin
 from core.errors import ApplicationError
+from core.parsers import json_loads_bounded
 from integrations.models import CrmConnection
 from integrations.selectors import connection_uses_env_credentials, credentials_masked
 from integrations.services import (
@@ -18,6 +17,7 @@ from integrations.services import (
     connection_create,
     connection_delete,
     connection_update,
+    credentials_rebind_check,
 )
 
 
@@ -47,9 +47,11 @@ class CrmConnectionForm(forms.ModelForm):
         if not raw:
             return None
         try:
-            value = json.loads(raw)
+            value = json_loads_bounded(raw)
         except ValueError:
             raise forms.ValidationError("Not valid JSON.") from None
+        except ApplicationError as exc:
+            raise forms.ValidationError(exc.message) from None
         if not isinstance(value, dict):
             raise forms.ValidationError("Must be a JSON object of field → value.")
         return value
@@ -61,8 +63,17 @@ class CrmConnectionForm(forms.ModelForm):
             return
         try:
             connection_check(self.instance)
+            if self.instance.pk:
+                credentials_rebind_check(
+                    stored=CrmConnection.objects.get(pk=self.instance.pk),
+                    changed=self.instance,
+                    credentials=self.cleaned_data.get("new_credentials"),
+                )
         except ApplicationError as exc:
-            fields = [name for name in exc.details if name in self.fields]
+            aliases = {"credentials": "new_credentials"}
+            fields = [
+                aliases.get(name, name) for name in exc.details if aliases.get(name, name) in self.fields
+            ]
             self.add_error(fields[0] if fields else None, exc.message)
 
 

@@ -7,6 +7,8 @@ class IntegrationsConfig(AppConfig):
 
     def ready(self) -> None:
         # Load and check every connector now: a bad CRM_CONNECTORS entry stops start-up.
-        from integrations import registry
+        from integrations import outbound, registry
 
         registry.connectors()
+        # Likewise a malformed CRM_ALLOWED_PRIVATE_TARGETS entry, rather than every CRM call failing.
+        outbound.private_entries()

@@ -8,6 +8,10 @@ message (secrets redacted) so an operator sees what the CRM said.
 from datetime import datetime
 from typing import Any, ClassVar
 
+# A CRM's message is text from another server: it is kept (in sync states, runs, the circuit
+# reason, test-credentials answers) only up to this length.
+MESSAGE_MAX_CHARS = 1000
+
 
 class CrmError(Exception):
     category: ClassVar[str] = "unknown"
@@ -23,7 +27,7 @@ class CrmError(Exception):
         crm: str = "",
     ):
         super().__init__(message)
-        self.message = message[:2000]
+        self.message = message[:MESSAGE_MAX_CHARS]
         self.status = status
         self.retry_after = retry_after
         self.body = body
@@ -46,6 +50,12 @@ class CrmError(Exception):
 
 class CrmAuthError(CrmError):
     category = "auth"
+
+
+class CrmTargetRefused(CrmAuthError):
+    """The outbound rules (integrations/outbound.py) or the credentials' host binding refused the
+    call before anything was sent. An auth error, so a sync pauses the connection (its circuit)
+    until someone fixes its base URL or credentials, instead of retrying."""
 
 
 class CrmRateLimited(CrmError):

@@ -42,11 +42,11 @@ from typing import Any
 import requests
 from django.conf import settings
 from django.utils import timezone
-from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from core import jsontext
 from core.logging import redact, redact_data
+from integrations import outbound
 from integrations.auth import AuthStrategy, NoAuth
 from integrations.errors import (
     CrmAuthError,
@@ -55,6 +55,7 @@ from integrations.errors import (
     CrmLocked,
     CrmNotFound,
     CrmRateLimited,
+    CrmTargetRefused,
     CrmTimeout,
     CrmUnavailable,
     CrmValidationError,
@@ -126,7 +127,10 @@ def new_session() -> requests.Session:
         raise_on_status=False,
     )
     session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=retry)
+    # No proxy or .netrc from the environment: a proxy would hide the peer address the outbound
+    # check needs, and .netrc could add credentials nobody configured for this connection.
+    session.trust_env = False
+    adapter = outbound.OutboundAdapter(pool_connections=4, pool_maxsize=16, max_retries=retry)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers.update({"User-Agent": "crm-sync-hub/1.0", "Accept": "application/json"})
@@ -230,6 +234,7 @@ class CrmHttpClient:
         rate_policy: Callable[[Any], RatePolicy | None] | None = None,
         hold: QuotaHold | None = None,
         default_headers: Mapping[str, str] | None = None,
+        credentials_hosts: Iterable[str] | None = None,
     ) -> None:
         self.crm = crm
         self.base_url = base_url.rstrip("/")
@@ -244,6 +249,8 @@ class CrmHttpClient:
         self.rate_policy = rate_policy
         self.hold = hold
         self.default_headers = dict(default_headers or {})
+        # Hosts the credentials may go to (None: unbound); see integrations/outbound.py.
+        self.credentials_hosts = frozenset(credentials_hosts) if credentials_hosts is not None else None
 
     @classmethod
     def for_connection(
@@ -263,7 +270,11 @@ class CrmHttpClient:
         every string value in it is scrubbed from logs and error text. Extra headers a CRM (or
         a sandbox's fault injection) needs come from connection.settings["headers"].
         """
-        from integrations.selectors import connection_base_url, connection_credentials
+        from integrations.selectors import (
+            connection_base_url,
+            connection_credentials,
+            connection_credentials_hosts,
+        )
 
         creds = connection_credentials(connection=connection) if credentials is None else credentials
         conf = connection.settings or {}
@@ -285,6 +296,7 @@ class CrmHttpClient:
                 **dict(conf.get("headers") or {}),
                 **dict(kwargs.pop("default_headers", None) or {}),
             },
+            credentials_hosts=connection_credentials_hosts(connection=connection),
             **kwargs,
         )
 
@@ -349,6 +361,7 @@ class CrmHttpClient:
         all_headers = dict(self.default_headers)
         all_params = dict(params or {})
         if authenticate:
+            self._check_credentials_host(url)
             all_headers.update(self.auth.headers(self))
             all_params.update(self.auth.params(self))
         all_headers.update(headers or {})
@@ -359,11 +372,27 @@ class CrmHttpClient:
 
     def token_request(self, url: str, *, data=None, json=None, headers=None) -> Any:
         """POST to a token endpoint: no auth, no rate limiter; returns the parsed JSON."""
+        url = self.url(url)
+        self._check_credentials_host(url)
         response = self._send(
-            "POST", self.url(url), params=None, json=json, data=data, headers=dict(headers or {}),
+            "POST", url, params=None, json=json, data=data, headers=dict(headers or {}),
             timeout=self.timeout, ok=frozenset(), bucket=None, expect_json=True,
         )  # fmt: skip
         return response.data
+
+    def _check_credentials_host(self, url: str) -> None:
+        """Refuse to send the credentials to a host they were not given for."""
+        if self.credentials_hosts is None:
+            return
+        host = outbound.url_host(url)
+        if host not in self.credentials_hosts:
+            raise CrmTargetRefused(
+                self.redact(
+                    f"the credentials were given for {', '.join(sorted(self.credentials_hosts))}, not "
+                    f"{host or url}; enter them again for the new address"
+                ),
+                crm=self.crm,
+            )
 
     def _send(
         self, method, url, *, params, json, data, headers, timeout, ok, bucket, expect_json
@@ -374,11 +403,23 @@ class CrmHttpClient:
             data = jsontext.dumps_bytes(json)
             if not any(name.lower() == "content-type" for name in headers):
                 headers = {**headers, "Content-Type": "application/json"}
+        problem = outbound.url_problem(url, kind=self.crm)
+        if problem:
+            error = CrmTargetRefused(self.redact(f"refused to call {url}: {problem}"), crm=self.crm)
+            self._log(method, url, params, None, 0.0, error=error)
+            raise error
         started = time.monotonic()
         try:
+            # Never follow a redirect: it would carry the credentials to a host nobody checked.
             raw = self.session.request(
-                method, url, params=params, data=data, headers=headers, timeout=timeout
-            )
+                method, url, params=params, data=data, headers=headers, timeout=timeout,
+                allow_redirects=False,
+            )  # fmt: skip
+        except outbound.OutboundRefused as exc:
+            elapsed = (time.monotonic() - started) * 1000
+            error = CrmTargetRefused(self.redact(f"refused to connect: {exc.reason}"), crm=self.crm)
+            self._log(method, url, params, None, elapsed, error=error)
+            raise error from None
         except requests.RequestException as exc:
             elapsed = (time.monotonic() - started) * 1000
             error = self._error_for_exception(exc)
@@ -392,6 +433,11 @@ class CrmHttpClient:
                 bucket.observe(observation)
             if self.quota is not None:
                 self.quota.observe(observation)
+
+        if raw.is_redirect:
+            error = self._error_for_redirect(raw)
+            self._log(method, url, params, raw, elapsed, error=error)
+            raise error
 
         body, parse_failed = _parse_body(raw)
         if 200 <= raw.status_code < 300 or raw.status_code in ok:
@@ -476,6 +522,18 @@ class CrmHttpClient:
             error.retry_after = observation.reset_after or observation.window
         if error.retry_after is None:
             error.retry_after = policy.window
+
+    def _error_for_redirect(self, raw: requests.Response) -> CrmError:
+        """A redirect is a wrong base URL (or a hostile one): name the target, send nothing there."""
+        target = raw.headers.get("Location", "")[:500] or "(no Location header)"
+        return CrmValidationError(
+            self.redact(
+                f"the CRM answered HTTP {raw.status_code} redirecting to {target}; redirects are "
+                "not followed with credentials, so set the connection's base_url to the final address"
+            ),
+            status=raw.status_code,
+            crm=self.crm,
+        )
 
     def _error_for_exception(self, exc: requests.RequestException) -> CrmError:
         text = self.redact(f"{exc.__class__.__name__}: {exc}")

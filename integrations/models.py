@@ -18,7 +18,10 @@ class CrmConnection(models.Model):
     `credentials` is encrypted at rest and never leaves the server (write-only in the API,
     masked in the admin, redacted from logs). `token_state` holds tokens the auth strategy
     obtained (OAuth2, JWT), also encrypted; it is written with update() so `updated_at`
-    marks only user edits (the pooled HTTP session is keyed on it).
+    marks only user edits (the pooled HTTP session is keyed on it). `credentials_hosts` binds
+    the stored credentials to the hosts the connection pointed at when they were given
+    (integrations/outbound.py): empty only for rows older than the binding, until their next
+    credentials change.
     """
 
     class ConflictStrategy(models.TextChoices):
@@ -39,6 +42,12 @@ class CrmConnection(models.Model):
     enabled = models.BooleanField(default=True)
     credentials = EncryptedJSONField(help_text="Encrypted; never shown again once saved.")
     token_state = EncryptedJSONField(editable=False)
+    credentials_hosts = models.JSONField(
+        default=list,
+        blank=True,
+        editable=False,
+        help_text="Hosts the stored credentials were given for; they are sent to no other host.",
+    )
     base_url = models.URLField(
         max_length=500, blank=True, help_text="Blank: the CRM's real API URL (or the environment's)."
     )

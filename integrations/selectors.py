@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 
 from integrations.connectors.base import Capability
 from integrations.models import CrmConnection
+from integrations.outbound import url_host
 from integrations.registry import get_connector_class
 
 
@@ -61,6 +62,39 @@ def connection_base_url(*, connection) -> str:
         if env_url:
             return env_url.rstrip("/")
     return get_connector_class(connection.kind).default_base_url.rstrip("/")
+
+
+def settings_urls(value) -> list[str]:
+    """The absolute http(s) URLs anywhere in a connection's settings."""
+    if isinstance(value, str):
+        return [value] if value.lower().startswith(("http://", "https://")) else []
+    if isinstance(value, dict):
+        return [url for item in value.values() for url in settings_urls(item)]
+    if isinstance(value, list | tuple):
+        return [url for item in value for url in settings_urls(item)]
+    return []
+
+
+def connection_target_hosts(*, connection) -> list[str]:
+    """Every host the connection's configuration sends requests to: its base URL's, and those of
+    the absolute URLs in its settings (a token endpoint on an identity provider, say)."""
+    urls = [connection_base_url(connection=connection), *settings_urls(connection.settings or {})]
+    return sorted({host for host in map(url_host, urls) if host})
+
+
+def connection_credentials_hosts(*, connection) -> list[str] | None:
+    """The hosts the credentials in use may be sent to; None when they are bound to none.
+
+    Stored credentials: the hosts recorded when they were given. The environment's credentials
+    (default organization): only the environment's base URL, else the CRM's real host.
+    """
+    if connection.credentials:
+        return list(connection.credentials_hosts or []) or None
+    if connection_uses_env_credentials(connection=connection):
+        env_url = getattr(settings, "CRM_ENV_BASE_URLS", {}).get(connection.kind)
+        host = url_host(env_url or get_connector_class(connection.kind).default_base_url)
+        return [host] if host else None
+    return None
 
 
 def connection_field_mapping(*, connection) -> dict[str, str]:

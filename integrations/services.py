@@ -3,6 +3,7 @@
 Audit entries never hold credential values: only which credential fields changed.
 """
 
+import copy
 from datetime import datetime
 from typing import Any
 
@@ -13,8 +14,10 @@ from django.utils import timezone
 from accounts.actors import Actor
 from accounts.services import audit_record
 from core.errors import Conflict, InvalidInput
+from integrations import outbound
 from integrations.models import CrmConnection
 from integrations.registry import get_connector_class
+from integrations.selectors import connection_target_hosts, settings_urls
 
 EDITABLE_FIELDS = (
     "name",
@@ -109,7 +112,51 @@ def connection_check(connection: CrmConnection) -> None:
                 details={"settings": serializer.errors},
             )
     field_mapping_validate(connection.field_mapping)
-    connection.full_clean(exclude=["organization", "credentials", "token_state"], validate_unique=False)
+    connection.full_clean(
+        exclude=["organization", "credentials", "token_state", "credentials_hosts"], validate_unique=False
+    )
+    outbound_check(connection)
+
+
+def outbound_check(connection: CrmConnection) -> None:
+    """Refuse a base_url, or a URL in settings, that the outbound rules would never call."""
+    if connection.base_url:
+        outbound.base_url_check(connection.base_url, kind=connection.kind)
+    for url in settings_urls(connection.settings):
+        problem = outbound.url_problem(url, kind=connection.kind)
+        if problem:
+            raise InvalidInput(
+                f"settings name a URL that is not allowed: {problem}.",
+                code="invalid_settings",
+                details={"settings": [f"{url[:200]}: {problem}"]},
+            )
+
+
+def credentials_rebind_check(
+    *, stored: CrmConnection, changed: CrmConnection, credentials: dict[str, Any] | None
+) -> bool:
+    """Whether `changed` points its stored credentials somewhere new (a different kind, base_url,
+    or set of hosts in its settings); raise InvalidInput when it does without new credentials.
+
+    Credentials are write-only, so re-pointing a connection must not carry them along: a caller
+    who can edit a connection but does not hold its secrets could otherwise read them at a host
+    of their own. The new credentials then replace the stored ones (nothing is merged).
+    """
+    if not stored.credentials:
+        return False
+    moved = (
+        stored.kind != changed.kind
+        or (stored.base_url or "") != (changed.base_url or "")
+        or connection_target_hosts(connection=stored) != connection_target_hosts(connection=changed)
+    )
+    if moved and not credentials:
+        raise InvalidInput(
+            "Changing base_url (or a URL in settings) of a connection with credentials requires "
+            "the credentials again in the same request; the stored ones are never sent elsewhere.",
+            code="credentials_required",
+            details={"credentials": ["Required when base_url or a URL in settings changes."]},
+        )
+    return moved
 
 
 def _save(connection: CrmConnection) -> None:
@@ -147,6 +194,7 @@ def connection_create(
         organization=organization, kind=kind, credentials=credentials_validate(credentials or {}), **fields
     )
     connection_check(connection)
+    connection.credentials_hosts = connection_target_hosts(connection=connection)
     _save(connection)
     audit_record(
         organization=organization,
@@ -175,16 +223,22 @@ def connection_update(
     """Change editable fields; `credentials` are merged into the stored ones (or replace them).
 
     A credential field set to "" or null is removed. New credentials drop any cached token.
+    Re-pointing a connection that has credentials needs new credentials, which then replace the
+    stored ones (credentials_rebind_check); credentials are bound to the hosts they were given for.
     """
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
         raise InvalidInput(f"Unknown fields: {', '.join(sorted(unknown))}.", code="unknown_fields")
     connection = CrmConnection.objects.select_for_update().get(pk=connection.pk)
+    stored = copy.copy(connection)
     changes: dict[str, Any] = {}
     for name, value in fields.items():
         if getattr(connection, name) != value:
             changes[name] = value
             setattr(connection, name, value)
+    outbound_check(connection)  # a refused target says so, before asking for credentials
+    if credentials_rebind_check(stored=stored, changed=connection, credentials=credentials):
+        replace_credentials = True
     if credentials is not None:
         credentials_validate(credentials)
         merged = {} if replace_credentials else dict(connection.credentials)
@@ -198,6 +252,9 @@ def connection_update(
             connection.credentials = merged
             connection.token_state = {}
     connection_check(connection)
+    if credentials is not None:
+        # Saved with the change the credentials make (audited as credentials_fields).
+        connection.credentials_hosts = connection_target_hosts(connection=connection)
     if not changes:
         return connection
     _save(connection)

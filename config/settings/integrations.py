@@ -1,5 +1,7 @@
 """Settings of the integrations app. Every variable read here is listed in .env.example."""
 
+from urllib.parse import urlsplit
+
 from config.env import env
 
 # ------------------------------------------------------------------------------
@@ -69,3 +71,23 @@ CRM_ENV_BASE_URLS = {
 
 # Where bootstrap_demo points the demo connections: the sandbox CRMs of this server.
 CRM_SANDBOX_BASE_URL = env("CRM_SANDBOX_BASE_URL", default="http://127.0.0.1:8000/sandbox")
+
+# ------------------------------------------------------------------------------
+# Outbound targets (integrations/outbound.py): where a connection may send its credentials.
+# ------------------------------------------------------------------------------
+# Private, loopback and other non-public targets the client may call (and over plain http):
+# entries `host`, `host:port`, `[v6]:port`, `a.b.c.d` or a network `10.0.0.0/8`, comma-separated.
+# The embedded default lists this server's own sandbox (CRM_SANDBOX_BASE_URL), so `make run`
+# can sync with it; production lists nothing unless the operator does.
+_sandbox = urlsplit(CRM_SANDBOX_BASE_URL)
+_sandbox_host = f"[{_sandbox.hostname}]" if ":" in (_sandbox.hostname or "") else _sandbox.hostname
+_sandbox_target = f"{_sandbox_host}:{_sandbox.port or (443 if _sandbox.scheme == 'https' else 80)}"
+_sandbox_on = env.bool("SANDBOX_ENABLED", default=env.bool("DJANGO_DEBUG", default=True))
+CRM_ALLOWED_PRIVATE_TARGETS = env.list(
+    "CRM_ALLOWED_PRIVATE_TARGETS", default=[_sandbox_target] if _sandbox_on else []
+)
+# Plain http to public hosts (off: https only; listed private targets may always use http).
+CRM_OUTBOUND_ALLOW_HTTP = env.bool("CRM_OUTBOUND_ALLOW_HTTP", default=False)
+# Further hosts any kind may call, hosted CRMs included (HubSpot and Brevo are otherwise limited
+# to their own API hosts): e.g. a regional API host. Comma-separated host names.
+CRM_OUTBOUND_EXTRA_HOSTS = env.list("CRM_OUTBOUND_EXTRA_HOSTS", default=[])

@@ -14,3 +14,6 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 # A test's data lives in a transaction other connections cannot see: in-process pushes run
 # one batch at a time. Tests of parallel lanes ask for them (transactional, PostgreSQL).
 SYNC_PUSH_LANES = 1
+# The live-server sandbox tests call 127.0.0.1/localhost on random ports. Tests of the outbound
+# refusals override this with an empty list.
+CRM_ALLOWED_PRIVATE_TARGETS = ["127.0.0.1", "localhost", "::1"]

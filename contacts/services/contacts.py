@@ -11,7 +11,13 @@ from accounts.services import audit_record, audit_record_many
 from contacts.models import Contact
 from contacts.services.common import actor_fields, jsonable
 from contacts.signals import contacts_changed_on_commit
-from contacts.validation import custom_properties_check, email_normalize, source_is_valid, tags_normalize
+from contacts.validation import (
+    contact_identity_check,
+    custom_properties_check,
+    email_normalize,
+    source_is_valid,
+    tags_normalize,
+)
 from core.changes import changes_apply
 from core.errors import Conflict, InvalidInput
 
@@ -105,6 +111,7 @@ def contact_create(
     """Create a contact; an email already used in the organization is a Conflict naming the existing id."""
     values = contact_values_clean(organization=organization, data=data)
     contact = Contact(organization=organization, **values, **actor_fields(actor))
+    contact_identity_check(email=contact.email, first_name=contact.first_name, last_name=contact.last_name)
     _full_clean(contact, fields=list(values))
     if contact.email:
         conflict = _duplicate_email(organization=organization, email=contact.email)
@@ -146,6 +153,7 @@ def contact_update(*, contact: Contact, actor: Actor, data: dict[str, Any]) -> t
     changes = changes_apply(locked, values)
     if not changes:
         return locked, []
+    contact_identity_check(email=locked.email, first_name=locked.first_name, last_name=locked.last_name)
     _full_clean(locked, fields=list(changes))
     if "email" in changes and locked.email:
         conflict = _duplicate_email(

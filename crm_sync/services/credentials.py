@@ -14,11 +14,15 @@ from crm_sync.selectors import connection_pause
 from crm_sync.services.payloads import PUSHED_FIELDS
 from integrations import registry
 from integrations.connectors.base import Capability
-from integrations.errors import CrmError, CrmRateLimited
+from integrations.errors import MESSAGE_MAX_CHARS, CrmError, CrmRateLimited
 from integrations.models import CrmConnection
-from integrations.selectors import connection_credentials, connection_field_mapping
+from integrations.selectors import connection_credentials, connection_field_mapping, connection_target_hosts
 
 logger = logging.getLogger(__name__)
+
+# Bounds on what a credential test repeats of the CRM's answer (the CRM may be anyone's server).
+ACCOUNT_TEXT_MAX_CHARS = 200
+ACCOUNT_LIST_MAX_ITEMS = 20
 
 
 @dataclass
@@ -66,12 +70,42 @@ def _trial_connection(*, organization, crm: str, credentials: dict | None) -> Cr
     trial.pk = None
     trial.id = None
     trial.credentials = dict(credentials)
+    trial.credentials_hosts = connection_target_hosts(connection=trial)
     trial.token_state = {}
     # Other credentials may reach another account: the stored one's quota hold is not theirs.
     trial.quota_exhausted_until = None
     trial.quota_exhausted_reason = ""
     trial.account_time_zone = ""
     return trial
+
+
+def _account_value(value: Any, *, depth: int = 0) -> Any:
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return value[:ACCOUNT_TEXT_MAX_CHARS]
+    if depth == 0 and isinstance(value, list | tuple):
+        return [_account_value(item, depth=1) for item in value[:ACCOUNT_LIST_MAX_ITEMS]]
+    if depth == 0 and isinstance(value, dict):
+        return {
+            str(key)[:ACCOUNT_TEXT_MAX_CHARS]: _account_value(item, depth=1)
+            for key, item in list(value.items())[:ACCOUNT_LIST_MAX_ITEMS]
+        }
+    return str(value)[:ACCOUNT_TEXT_MAX_CHARS]
+
+
+def account_public(*, connector_class, account: dict[str, Any]) -> dict[str, Any]:
+    """Only the account fields the connector declares, each value short and flat.
+
+    The connector picks the fields from the CRM's answer, but their values are still the
+    answering server's: a base URL pointed somewhere unexpected must not turn this into a way
+    of reading that server's responses.
+    """
+    return {
+        name: _account_value(account[name])
+        for name in connector_class.account_fields
+        if isinstance(account, dict) and name in account
+    }
 
 
 def credentials_from_input(*, crm: str, api_key: str | None, credentials: dict | None) -> dict | None:
@@ -103,24 +137,31 @@ def crm_credentials_test(
     try:
         check = connector_class(connection).test_credentials()
     except CrmError as exc:
+        error = str(exc)[:MESSAGE_MAX_CHARS]
         if exc.category == "auth":
-            return CredentialTestResult(crm, "invalid", f"Invalid {name} credentials", error=str(exc))
+            return CredentialTestResult(crm, "invalid", f"Invalid {name} credentials", error=error)
         if isinstance(exc, CrmRateLimited) and exc.daily:
             return CredentialTestResult(
                 crm,
                 "rate_limited",
                 f"{name}'s daily API limit is spent until {exc.resets_at.isoformat()}",
-                error=str(exc),
+                error=error,
             )
-        return CredentialTestResult(crm, "unreachable", f"Could not reach {name}", error=str(exc))
+        return CredentialTestResult(crm, "unreachable", f"Could not reach {name}", error=error)
     if not check.ok:
         return CredentialTestResult(
-            crm, "invalid", f"Invalid {name} credentials", error=check.message or "Refused"
+            crm,
+            "invalid",
+            f"Invalid {name} credentials",
+            error=(check.message or "Refused")[:MESSAGE_MAX_CHARS],
         )
     if trial_credentials is None and connection.is_circuit_open:
         connections.circuit_close(connection=connection, actor=actor)
     return CredentialTestResult(
-        crm, "valid", check.message or f"Successfully authenticated with {name} API", account=check.account
+        crm,
+        "valid",
+        (check.message or f"Successfully authenticated with {name} API")[:MESSAGE_MAX_CHARS],
+        account=account_public(connector_class=connector_class, account=check.account),
     )
 
 

@@ -107,6 +107,9 @@ class Connector:
     display_name: ClassVar[str]
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     default_base_url: ClassVar[str] = ""
+    # A hosted CRM's API hosts: its connections may call no other host unless the operator lists
+    # one (integrations/outbound.py). Empty for self-hosted kinds, which may call any public host.
+    api_hosts: ClassVar[tuple[str, ...]] = ()
     batch_size_max: ClassVar[int] = 100
     default_field_mapping: ClassVar[dict[str, str]] = {}
     # Requests per window, from the CRM's documentation; None means unlimited unless configured.
@@ -115,6 +118,9 @@ class Connector:
     default_daily_quota: ClassVar[int | None] = None
     # The named limiters its client uses (crm-config shows which are paused after a 429).
     rate_limiter_names: ClassVar[tuple[str, ...]] = ("default",)
+    # What a credential test may report about the account: only these keys of
+    # CredentialCheck.account reach a response, each value cut short (crm_sync/services/credentials.py).
+    account_fields: ClassVar[tuple[str, ...]] = ()
     # Names of the credential fields this connector reads (all are treated as secret).
     credential_fields: ClassVar[tuple[str, ...]] = ()
 

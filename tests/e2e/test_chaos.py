@@ -119,6 +119,8 @@ def test_chaos_every_contact_lands_exactly_once(org, processes, settings, tmp_pa
         },
     )
     port = _free_port()
+    # The workers run the production settings' outbound rules: the sandbox's port is a listed target.
+    env["CRM_ALLOWED_PRIVATE_TARGETS"] = f"127.0.0.1:{port}"
     processes.append(
         subprocess.Popen(
             [sys.executable, "manage.py", "sandbox", "--port", str(port)],

@@ -72,6 +72,8 @@ class BrevoConnector(BrevoImportMixin, Connector):
         }
     )
     default_base_url = "https://api.brevo.com/v3"
+    account_fields = ("email", "company_name", "first_name", "last_name", "plans")
+    api_hosts = ("api.brevo.com",)
     # Per-contact pushes are one request each; bigger batches go through the import path.
     batch_size_max = 5000
     default_field_mapping: ClassVar[dict[str, str]] = mapping.DEFAULT_FIELD_MAPPING

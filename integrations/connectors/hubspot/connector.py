@@ -77,6 +77,16 @@ class HubSpotConnector(Connector):
         }
     )
     default_base_url = "https://api.hubapi.com"
+    account_fields = (
+        "portalId",
+        "accountType",
+        "timeZone",
+        "companyCurrency",
+        "uiDomain",
+        "dataHostingLocation",
+        "daily_quota",
+    )
+    api_hosts = ("api.hubapi.com",)
     batch_size_max = 100
     default_field_mapping = mapping.DEFAULT_FIELD_MAPPING
     default_rate_limit = (100, 10.0)

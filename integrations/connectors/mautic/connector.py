@@ -52,6 +52,7 @@ class MauticConnector(Connector):
         }
     )
     default_base_url = ""  # self-hosted: every connection names its instance
+    account_fields = ("contacts_total", "mautic_version")
     batch_size_max = 200
     default_field_mapping: ClassVar[dict[str, str]] = mapping.DEFAULT_FIELD_MAPPING
     default_rate_limit = None

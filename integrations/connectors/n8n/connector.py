@@ -26,6 +26,7 @@ class N8nConnector(Connector):
     display_name = "n8n (webhook)"
     capabilities = frozenset({Capability.PUSH_CONTACTS, Capability.TEST_CREDENTIALS})
     default_base_url = ""  # every connection names its webhook URL
+    account_fields = ("webhook", "status", "signed")
     batch_size_max = 1000
     default_field_mapping: ClassVar[dict[str, str]] = mapping.DEFAULT_FIELD_MAPPING
     default_rate_limit = None
@@ -84,9 +85,6 @@ class N8nConnector(Connector):
             "webhook": self.client.http.redact(self.client.url),
             "status": response.status,
             "signed": bool(self.client.secret),
-            "response": self._response_snippet(
-                response.status, response.data if response.data is not None else response.text[:200]
-            ),
         }
         message = (
             "n8n accepted the signed test ping." if self.client.secret else "n8n accepted the test ping."

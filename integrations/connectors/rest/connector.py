@@ -69,6 +69,7 @@ class RestConnector(Connector):
             Capability.TEST_CREDENTIALS,
         }
     )
+    account_fields = ("base_url", "auth", "tested")
     # Contacts are written one request each; the batch is only the unit of work of a push task.
     batch_size_max = 100
     # Seed 002's default (rate_limit_per_minute=100); settings.rate_limits.default changes it.
