@@ -23,3 +23,14 @@ def test_seed_emails_are_unique_lower_case_and_reserved_domains(org):
     emails = list(Contact.objects.values_list("email", flat=True))
     assert len(set(emails)) == len(emails)
     assert all(e == e.lower() and e.rsplit("@", 1)[1] in demo.DOMAINS for e in emails)
+
+
+def test_some_demo_contacts_carry_multi_checkbox_values_from_the_shipped_options(org):
+    demo.seed(org)
+    values = [
+        c.custom_properties[demo.SERVICES_PROPERTY]
+        for c in Contact.objects.all()
+        if demo.SERVICES_PROPERTY in c.custom_properties
+    ]
+    assert values and any(len(v) > 1 for v in values)
+    assert all(set(v) <= set(demo.SERVICES) for v in values)
