@@ -1,9 +1,11 @@
-"""Mautic REST API: contacts (batch new/edit, CRUD, list/search), contact fields, users/self, OAuth2 token.
+"""Mautic REST API: contacts (batch new/edit/delete, CRUD, list/search), fields, users/self, OAuth2 token.
 
 From ../shared/CRM-APIS.md §3: Basic or Bearer auth; errors `{"errors":[{code, message,
 details, type}]}`; batch new ≤ api_batch_max_limit (200; more answers 500 as Mautic does),
 merges on email, per-item `statusCodes` and `errors` keyed by input index; list answers
 `{"total": "<n>", "contacts": {"<id>": {...}}}`; a `Mautic-Version` header on every answer.
+Behaviour the developer docs leave open (multiselect input, minimal=1, batch delete) is listed
+as a guess in docs/sandbox.md.
 """
 
 import base64
@@ -239,6 +241,12 @@ def _values(item: dict, fields: dict[str, dict], *, overwrite_blank: bool) -> tu
     return values, None
 
 
+def _details(problem: str) -> dict[str, list[str]]:
+    """A form problem ("alias: message") as Mautic's per-field error details."""
+    alias, _, message = problem.partition(": ")
+    return {alias: [message]} if message else {"": [problem]}
+
+
 def _save_batch(items: list, fields: dict[str, dict], *, overwrite_blank: bool):
     """Apply a batch of creates/merges in bulk: returns (records or None, status codes, errors)."""
     parsed = [
@@ -367,7 +375,7 @@ def contact_new(request, ctx: Context):
     except IntegrityError:
         raise SandboxReject(409, "The contact was created concurrently; retry.")
     if problem:
-        raise SandboxReject(400, problem, extra={"details": {"email": [problem]}})
+        raise SandboxReject(400, problem, extra={"details": _details(problem)})
     return json_response({"contact": contact_json(record, fields)}, status=status)
 
 
@@ -484,7 +492,7 @@ def contact_edit(request, ctx: Context, contact_id: int):
         raise SandboxReject(404, "Item was not found.")
     values, problem = _values(body, {f["alias"]: f for f in fields}, overwrite_blank=request.method == "PUT")
     if problem:
-        raise SandboxReject(400, problem, extra={"details": {"email": [problem]}})
+        raise SandboxReject(400, problem, extra={"details": _details(problem)})
     status = 200
     if record is None:
         record, status = SandboxRecord(kind=KIND, object_type="contact", data={}), 201

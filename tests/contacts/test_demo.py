@@ -34,3 +34,15 @@ def test_some_demo_contacts_carry_multi_checkbox_values_from_the_shipped_options
     ]
     assert values and any(len(v) > 1 for v in values)
     assert all(set(v) <= set(demo.SERVICES) for v in values)
+
+
+def test_the_demo_services_are_the_options_of_the_shipped_checkbox_property():
+    import json
+    from pathlib import Path
+
+    import properties
+
+    entries = json.loads((Path(properties.__file__).parent / "contact.json").read_text(encoding="utf-8"))
+    (services,) = [e for e in entries if e["name"] == demo.SERVICES_PROPERTY]
+    assert services["fieldType"] == "checkbox"
+    assert tuple(option["value"] for option in services["options"]) == demo.SERVICES

@@ -191,3 +191,12 @@ def test_batch_delete_without_ids_or_over_the_limit_deletes_nothing(mautic, conf
     assert over.status_code == 500 and "A max of 1 entities" in over.json()["errors"][0]["message"]
     assert mautic.post(f"{BASE}/api/contacts/batch/delete?ids={ids}").status_code == 405
     assert contacts().count() == 2
+
+
+def test_a_single_create_names_the_refused_field_in_its_details(mautic, services):
+    response = send(mautic, "post", "/api/contacts/new", {"email": "a@x.com", "services": ["Hot Tub"]})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["details"] == {"services": ["This value is not valid."]}
+    contact_id = send(mautic, "post", "/api/contacts/new", {"email": "b@x.com"}).json()["contact"]["id"]
+    edit = send(mautic, "patch", f"/api/contacts/{contact_id}/edit", {"email": "not-an-email"})
+    assert edit.json()["errors"][0]["details"] == {"email": ["A valid email is required."]}
