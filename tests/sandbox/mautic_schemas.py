@@ -235,3 +235,32 @@ ERROR = {
         }
     },
 }
+
+
+# -- requests, from the same pages ---------------------------------------------------------
+# Narrower than what Mautic takes: a multiselect value may also be a JSON array, but the
+# connector sends the "a|b" string (docs/connectors.md), so an array here is a regression.
+
+FIELD_VALUE_SENT = {"type": ["string", "number", "boolean", "null"]}
+CONTACT_SENT = {
+    "type": "object",
+    "minProperties": 1,
+    "propertyNames": {"pattern": r"^[a-z0-9_]+$|^(ipAddress|lastActive|owner|overwriteWithBlank|tags)$"},
+    "additionalProperties": FIELD_VALUE_SENT,
+}
+BATCH_NEW_REQUEST = {"type": "array", "minItems": 1, "maxItems": 200, "items": CONTACT_SENT}
+FIELD_REQUEST = {
+    "type": "object",
+    "properties": {
+        "label": {"type": "string", "minLength": 1},
+        "alias": {"type": "string", "pattern": r"^[a-z0-9_]+$"},
+        "description": {"type": ["string", "null"]},
+        "type": {"enum": FIELD_TYPES},
+        "group": {"enum": ["core", "social", "personal", "professional"]},
+        "object": {"enum": ["lead", "company"]},
+        "isPublished": {"type": "boolean"},
+        "properties": {"type": ["object", "array"]},
+    },
+    "additionalProperties": False,
+}
+FIELD_NEW_REQUEST = {"allOf": [FIELD_REQUEST, {"required": ["label"]}]}

@@ -150,8 +150,19 @@ def test_errors_for_unknown_paths_methods_and_credentials(api):
         (schemas.FIELD_ONE, {"field": {"id": 1, "label": "x"}}),
         (schemas.ERROR, {"errors": {"code": 404}}),
         (schemas.BATCH_WRITE, {"contacts": [], "statusCodes": ["201"]}),
+        (schemas.BATCH_NEW_REQUEST, [{"email": "a@x.com", "services": ["a", "b"]}]),
+        (schemas.BATCH_NEW_REQUEST, [{"email": "a@x.com"}] * 201),
+        (schemas.FIELD_NEW_REQUEST, {"label": "X", "group": "contactinformation"}),
     ],
-    ids=["empty-map-as-object", "field-without-description", "error-as-object", "status-as-string"],
+    ids=[
+        "empty-map-as-object",
+        "field-without-description",
+        "error-as-object",
+        "status-as-string",
+        "request-with-an-array-value",
+        "request-over-the-batch-limit",
+        "field-in-a-group-mautic-lacks",
+    ],
 )
 def test_the_schemas_refuse_what_mautic_does_not_send(schema, body):
     with pytest.raises(jsonschema.ValidationError):

@@ -5,7 +5,10 @@ the custom fields exist and are mapped), then every demo contact is pushed in ba
 """
 
 import base64
+import json
+from collections import defaultdict
 
+import jsonschema
 import pytest
 import requests
 from django.urls import Resolver404, resolve
@@ -17,6 +20,8 @@ from integrations.connectors.mautic import MauticConnector
 from integrations.connectors.mautic.mapping import field_alias
 from integrations.models import CrmConnection
 from properties import demo as properties_demo
+from sandbox.models import SandboxRequestLog
+from tests.sandbox import mautic_schemas
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,6 +36,8 @@ def sandbox(live_server):
 
     base = f"{live_server.url}/sandbox/mautic"
     requests.post(f"{base}/_control/reset?config=1", timeout=10).raise_for_status()
+    # Whole request bodies in the log, so the connector's requests can be checked below.
+    requests.put(f"{base}/_control/", json={"options": {"log_body_bytes": 2_000_000}}, timeout=10)
     basic = base64.b64encode(f"{creds.MAUTIC_USERNAME}:{creds.MAUTIC_PASSWORD}".encode()).decode()
 
     class Sandbox:
@@ -94,6 +101,19 @@ def test_every_demo_contact_pushes_and_multiselect_values_are_stored_pipe_joined
     assert stored[field_alias(contacts_demo.SERVICES_PROPERTY)] == "|".join(
         multi[0].custom_properties[contacts_demo.SERVICES_PROPERTY]
     )
+
+
+def test_the_connectors_requests_have_the_documented_form(sandbox, synced_connection):
+    MauticConnector(synced_connection).push_contacts(_payloads(synced_connection, Contact.objects.all()))
+    sent = defaultdict(list)
+    for entry in SandboxRequestLog.objects.filter(kind="mautic").exclude(method="GET").order_by("pk"):
+        sent[(entry.method, entry.path.split("/sandbox/mautic")[-1])].append(json.loads(entry.body))
+    assert set(sent) == {("POST", "/api/fields/contact/new"), ("POST", "/api/contacts/batch/new")}
+    for body in sent[("POST", "/api/fields/contact/new")]:
+        jsonschema.Draft202012Validator(mautic_schemas.FIELD_NEW_REQUEST).validate(body)
+    for body in sent[("POST", "/api/contacts/batch/new")]:
+        jsonschema.Draft202012Validator(mautic_schemas.BATCH_NEW_REQUEST).validate(body)
+    assert sum(len(body) for body in sent[("POST", "/api/contacts/batch/new")]) == Contact.objects.count()
 
 
 def test_a_value_outside_the_options_fails_that_contact_only(sandbox, synced_connection):
