@@ -168,6 +168,17 @@ JOB_TITLES = (
     "",
 )
 DOMAINS = ("example.com", "example.org", "example.net")
+# The multi-checkbox property of properties/contact.json: its option values, so demo contacts
+# carry multi-valued custom properties as real form leads do (and every push exercises them).
+SERVICES_PROPERTY = "what_service_do_you_need_"
+SERVICES = (
+    "Restroom Trailer",
+    "Shower Trailer",
+    "Portable Toilet",
+    "ADA Portable Toilet",
+    "Handwashing Station",
+    "Laundry Trailer",
+)
 TAGS = ("newsletter", "vip", "first-time-buyer", "investor", "webinar", "open-house", "referral")
 EVENTS = (
     ("demo-open-house-spring", "Spring Open House", "123 Main St, Springfield", 10),
@@ -177,7 +188,17 @@ EVENTS = (
 )
 
 
+def _custom_properties(rng: random.Random, extras: random.Random) -> dict:
+    properties = {"lead_score": rng.randint(0, 100)} if rng.random() < 0.5 else {}
+    if extras.random() < 0.4:
+        picked = set(extras.sample(SERVICES, extras.randint(1, 3)))
+        properties[SERVICES_PROPERTY] = [service for service in SERVICES if service in picked]
+    return properties
+
+
 def _contact_rows(rng: random.Random) -> list[dict]:
+    # A second generator for the values added later, so the first keeps giving the same people.
+    extras = random.Random(20240916)
     rows, seen = [], set()
     while len(rows) < CONTACT_COUNT:
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
@@ -197,7 +218,7 @@ def _contact_rows(rng: random.Random) -> list[dict]:
                 "status": rng.choices(["active", "inactive", "unsubscribed", "bounced"], [85, 7, 5, 3])[0],
                 "source": rng.choices(["event", "api", "import", "manual"], [40, 25, 25, 10])[0],
                 "tags": sorted(rng.sample(TAGS, rng.randint(0, 3))),
-                "custom_properties": {"lead_score": rng.randint(0, 100)} if rng.random() < 0.5 else {},
+                "custom_properties": _custom_properties(rng, extras),
             }
         )
     return rows

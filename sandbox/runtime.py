@@ -262,6 +262,23 @@ def dispatch(**handlers: Callable) -> Callable:
     return view
 
 
+ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def unknown_path(dialect: Dialect) -> Callable:
+    """The catch-all view of one sandbox: an unknown path answers the CRM's own JSON 404.
+
+    Real CRMs route before they authenticate, so the 404 needs no credentials; it is logged
+    like any other call. Without it Django would answer its HTML page (in DEBUG, the URL list).
+    """
+
+    @endpoint(dialect, methods=ALL_METHODS, auth=False, inject=False)
+    def view(request: HttpRequest, ctx: Context, **kwargs) -> HttpResponse:
+        raise SandboxReject(404, f"Requested URL not found: {request.path}", code="not_found")
+
+    return view
+
+
 def json_response(data: Any, *, status: int = 200, headers: dict | None = None) -> JsonResponse:
     return JsonResponse(
         data, status=status, safe=False, headers=headers, json_dumps_params={"separators": (",", ":")}

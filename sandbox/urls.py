@@ -17,8 +17,18 @@ from sandbox.emulators import (
     n8n,
 )
 from sandbox.emulators.restlike import BRIVITY_API, REST_API, TOPPRODUCER_API
+from sandbox.runtime import Dialect, unknown_path
 
 app_name = "sandbox"
+
+
+def with_unknown_path(patterns: list, dialect: Dialect) -> list:
+    """A sandbox's routes, then a catch-all answering that CRM's JSON 404 (never Django's HTML page).
+
+    A known path called with a wrong method already answers the CRM's 405 from its endpoint.
+    """
+    return [*patterns, re_path(r"^.*$", unknown_path(dialect))]
+
 
 hubspot_patterns = [
     path("crm/v3/objects/<str:object_type>/batch/upsert", hubspot_objects.batch_upsert),
@@ -58,6 +68,7 @@ mautic_patterns = [
     path("api/contacts/new", mautic.contact_new),
     path("api/contacts/batch/new", mautic.contact_batch_new),
     path("api/contacts/batch/edit", mautic.contact_batch_edit),
+    path("api/contacts/batch/delete", mautic.contact_batch_delete),
     path("api/contacts/<int:contact_id>", mautic.contact_read),
     path("api/contacts/<int:contact_id>/edit", mautic.contact_edit_view),
     path("api/contacts/<int:contact_id>/delete", mautic.contact_delete),
@@ -101,9 +112,9 @@ urlpatterns = [
     path("<str:kind>/_control/records", control.records_view, name="control-records"),
     path("hubspot/", include(hubspot_patterns)),
     path("brevo/v3/", include(brevo_patterns)),
-    path("mautic/", include(mautic_patterns)),
-    path("n8n/", include(n8n_patterns)),
-    path("rest/", include(rest_patterns)),
-    path("brivity/", include(brivity_patterns)),
-    path("topproducer/", include(topproducer_patterns)),
+    path("mautic/", include(with_unknown_path(mautic_patterns, mautic.DIALECT))),
+    path("n8n/", include(with_unknown_path(n8n_patterns, n8n.DIALECT))),
+    path("rest/", include(with_unknown_path(rest_patterns, REST_API.dialect))),
+    path("brivity/", include(with_unknown_path(brivity_patterns, BRIVITY_API.dialect))),
+    path("topproducer/", include(with_unknown_path(topproducer_patterns, TOPPRODUCER_API.dialect))),
 ]

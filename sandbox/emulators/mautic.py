@@ -1,9 +1,11 @@
-"""Mautic REST API: contacts (batch new/edit, CRUD, list/search), contact fields, users/self, OAuth2 token.
+"""Mautic REST API: contacts (batch new/edit/delete, CRUD, list/search), fields, users/self, OAuth2 token.
 
 From ../shared/CRM-APIS.md §3: Basic or Bearer auth; errors `{"errors":[{code, message,
 details, type}]}`; batch new ≤ api_batch_max_limit (200; more answers 500 as Mautic does),
 merges on email, per-item `statusCodes` and `errors` keyed by input index; list answers
 `{"total": "<n>", "contacts": {"<id>": {...}}}`; a `Mautic-Version` header on every answer.
+Behaviour the developer docs leave open (multiselect input, minimal=1, batch delete) is listed
+as a guess in docs/sandbox.md.
 """
 
 import base64
@@ -12,7 +14,7 @@ import re
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.http import HttpResponse
+from django.http import HttpResponse, QueryDict
 from django.utils import timezone
 
 from sandbox.defaults import MAUTIC_FIELDS
@@ -115,6 +117,7 @@ def fields_all() -> list[dict]:
             "isPublished": True,
             "label": label,
             "alias": alias,
+            "description": None,
             "type": type_,
             "group": group,
             "order": index,
@@ -132,7 +135,8 @@ def fields_all() -> list[dict]:
     return fields
 
 
-def contact_json(record: SandboxRecord, fields: list[dict]) -> dict:
+def contact_json(record: SandboxRecord, fields: list[dict], *, minimal: bool = False) -> dict:
+    """A contact as Mautic serialises it; `minimal` drops the list groups (tags, utmtags, doNotContact)."""
     values = record.data
     groups: dict[str, dict] = {"core": {}, "social": {}, "personal": {}, "professional": {}}
     for field in fields:
@@ -145,7 +149,7 @@ def contact_json(record: SandboxRecord, fields: list[dict]) -> dict:
             "value": values.get(field["alias"]),
         }
     flat = {"id": record.pk, **{field["alias"]: values.get(field["alias"]) for field in fields}}
-    return {
+    contact = {
         "id": record.pk,
         "isPublished": True,
         "dateAdded": _stamp(record.created_at),
@@ -160,25 +164,76 @@ def contact_json(record: SandboxRecord, fields: list[dict]) -> dict:
         "dateIdentified": _stamp(record.created_at),
         "color": None,
         "ipAddresses": [],
-        "fields": {**groups, "all": flat},
-        "tags": [],
-        "utmtags": [],
-        "doNotContact": [],
+        # PHP's json_encode writes an empty array as [], so an empty group is a list, not {}.
+        "fields": {**{name: group or [] for name, group in groups.items()}, "all": flat},
     }
+    if not minimal:
+        contact.update({"tags": [], "utmtags": [], "doNotContact": []})
+    return contact
+
+
+def _minimal(ctx: Context) -> bool:
+    return ctx.request.GET.get("minimal", "").lower() in ("1", "true")
 
 
 def _contacts():
     return SandboxRecord.objects.filter(kind=KIND, object_type="contact")
 
 
-def _values(item: dict, aliases: set[str], *, overwrite_blank: bool) -> tuple[dict, str | None]:
-    """Known field values of one input and the first validation problem, if any."""
+def _options(field: dict) -> list[str] | None:
+    """A select/multiselect field's option values, or None when it has no list to check against."""
+    properties = field.get("properties")
+    items = properties.get("list") if isinstance(properties, dict) else None
+    if isinstance(items, str):
+        return [part for part in items.split("|") if part]
+    if isinstance(items, list):
+        return [str(item.get("value")) for item in items if isinstance(item, dict)]
+    return None
+
+
+def _multiselect(alias: str, field: dict, value) -> tuple[str, str | None]:
+    """A multiselect value as Mautic stores it ("a|b"), from a JSON array or an "a|b" string."""
+    if isinstance(value, list):
+        parts = value
+    elif isinstance(value, str):
+        parts = value.split("|")
+    elif isinstance(value, dict):
+        return "", f"{alias}: This value is not valid."
+    else:
+        parts = [value]
+    if any(isinstance(part, dict | list) or part is None for part in parts):
+        return "", f"{alias}: This value is not valid."
+    parts = [str(part) for part in parts if str(part) != ""]
+    options = _options(field)
+    if options is not None and any(part not in options for part in parts):
+        return "", f"{alias}: This value is not valid."
+    return "|".join(parts), None
+
+
+def _values(item: dict, fields: dict[str, dict], *, overwrite_blank: bool) -> tuple[dict, str | None]:
+    """Known field values of one input and the first validation problem, if any.
+
+    Like Mautic's form layer: a multiselect takes a JSON array or an "a|b" string and is
+    stored "|"-joined; a select or multiselect value must be one of the field's options;
+    every other field refuses an array or object.
+    """
     values = {}
     for alias, value in item.items():
-        if alias not in aliases or (value in ("", None) and not overwrite_blank):
+        field = fields.get(alias)
+        if field is None:
             continue
-        if isinstance(value, dict | list):
+        if field["type"] == "multiselect" and value is not None:
+            value, problem = _multiselect(alias, field, value)
+            if problem:
+                return {}, problem
+        elif isinstance(value, dict | list):
             return {}, f"{alias}: This value should be a scalar."
+        elif field["type"] == "select" and value not in ("", None):
+            options = _options(field)
+            if options is not None and str(value) not in options:
+                return {}, f"{alias}: This value is not valid."
+        if value in ("", None) and not overwrite_blank:
+            continue
         values[alias] = value
     email = values.get("email")
     if email not in (None, "") and not email_valid(email):
@@ -186,11 +241,17 @@ def _values(item: dict, aliases: set[str], *, overwrite_blank: bool) -> tuple[di
     return values, None
 
 
-def _save_batch(items: list, aliases: set[str], *, overwrite_blank: bool):
+def _details(problem: str) -> dict[str, list[str]]:
+    """A form problem ("alias: message") as Mautic's per-field error details."""
+    alias, _, message = problem.partition(": ")
+    return {alias: [message]} if message else {"": [problem]}
+
+
+def _save_batch(items: list, fields: dict[str, dict], *, overwrite_blank: bool):
     """Apply a batch of creates/merges in bulk: returns (records or None, status codes, errors)."""
     parsed = [
         (
-            _values(item, aliases, overwrite_blank=overwrite_blank)
+            _values(item, fields, overwrite_blank=overwrite_blank)
             if isinstance(item, dict)
             else ({}, "Each item must be an object.")
         )
@@ -258,13 +319,13 @@ def contact_batch_new(request, ctx: Context):
     """POST /api/contacts/batch/new: 201 even with failed items; an existing email merges (200)."""
     items = _batch_items(ctx)
     fields = fields_all()
-    aliases = {f["alias"] for f in fields}
+    by_alias = {f["alias"]: f for f in fields}
     if ctx.faults.batch and any(
-        not isinstance(i, dict) or _values(i, aliases, overwrite_blank=False)[1] for i in items
+        not isinstance(i, dict) or _values(i, by_alias, overwrite_blank=False)[1] for i in items
     ):
         raise SandboxReject(400, "The batch was rejected as a whole: one item is invalid.")
     try:
-        outcome = _save_batch(items, aliases, overwrite_blank=False)
+        outcome = _save_batch(items, by_alias, overwrite_blank=False)
     except IntegrityError:
         raise SandboxReject(409, "A contact of this batch was created concurrently; retry.")
     return _batch_body(outcome, fields, whole_status=201)
@@ -275,7 +336,7 @@ def contact_batch_edit(request, ctx: Context):
     """PATCH|PUT /api/contacts/batch/edit: each item has an id; unknown ids are 404 items."""
     items = _batch_items(ctx)
     fields = fields_all()
-    aliases = {f["alias"] for f in fields}
+    by_alias = {f["alias"]: f for f in fields}
     ids = [item.get("id") for item in items if isinstance(item, dict) and isinstance(item.get("id"), int)]
     found = {r.pk: r for r in _contacts().filter(pk__in=ids)}
     now = timezone.now()
@@ -285,7 +346,7 @@ def contact_batch_edit(request, ctx: Context):
         if record is None:
             outcome.append((None, 404, "Item was not found."))
             continue
-        values, problem = _values(item, aliases, overwrite_blank=request.method == "PUT")
+        values, problem = _values(item, by_alias, overwrite_blank=request.method == "PUT")
         if problem:
             outcome.append((None, 400, problem))
             continue
@@ -309,12 +370,12 @@ def contact_new(request, ctx: Context):
     body = ctx.json()
     try:
         ((record, status, problem),) = _save_batch(
-            [body], {f["alias"] for f in fields}, overwrite_blank=body.get("overwriteWithBlank") is True
+            [body], {f["alias"]: f for f in fields}, overwrite_blank=body.get("overwriteWithBlank") is True
         )
     except IntegrityError:
         raise SandboxReject(409, "The contact was created concurrently; retry.")
     if problem:
-        raise SandboxReject(400, problem, extra={"details": {"email": [problem]}})
+        raise SandboxReject(400, problem, extra={"details": _details(problem)})
     return json_response({"contact": contact_json(record, fields)}, status=status)
 
 
@@ -402,7 +463,10 @@ def contact_list(request, ctx: Context):
         queryset.order_by(f"{prefix}{order}", f"{prefix}id")[start : start + max(0, min(limit, 1000))]
     )
     fields = fields_all()
-    contacts = {str(r.pk): contact_json(r, fields) for r in page} or []  # PHP serialises an empty map as []
+    minimal = _minimal(ctx)
+    contacts = {
+        str(r.pk): contact_json(r, fields, minimal=minimal) for r in page
+    } or []  # PHP serialises an empty map as []
     return json_response({"total": str(total), "contacts": contacts})
 
 
@@ -415,7 +479,7 @@ def _contact(contact_id: int) -> SandboxRecord:
 
 @endpoint(DIALECT, methods=("GET",), buckets=BUCKETS)
 def contact_read(request, ctx: Context, contact_id: int):
-    return json_response({"contact": contact_json(_contact(contact_id), fields_all())})
+    return json_response({"contact": contact_json(_contact(contact_id), fields_all(), minimal=_minimal(ctx))})
 
 
 @endpoint(DIALECT, methods=("PATCH", "PUT"), buckets=BUCKETS)
@@ -426,9 +490,9 @@ def contact_edit(request, ctx: Context, contact_id: int):
     record = _contacts().filter(pk=contact_id).first()
     if record is None and request.method == "PATCH":
         raise SandboxReject(404, "Item was not found.")
-    values, problem = _values(body, {f["alias"] for f in fields}, overwrite_blank=request.method == "PUT")
+    values, problem = _values(body, {f["alias"]: f for f in fields}, overwrite_blank=request.method == "PUT")
     if problem:
-        raise SandboxReject(400, problem, extra={"details": {"email": [problem]}})
+        raise SandboxReject(400, problem, extra={"details": _details(problem)})
     status = 200
     if record is None:
         record, status = SandboxRecord(kind=KIND, object_type="contact", data={}), 201
@@ -449,6 +513,51 @@ def contact_delete(request, ctx: Context, contact_id: int):
     record = _contact(contact_id)
     body = {"contact": contact_json(record, fields_all())}
     record.delete()
+    return json_response(body)
+
+
+def _delete_ids(ctx: Context) -> list:
+    """`ids` from the query (`?ids=1,2,3` or `ids[]=1&ids[]=2`), else from a JSON or form body."""
+    request = ctx.request
+    ids = request.GET.getlist("ids[]") or request.GET.get("ids")
+    if ids is None and request.body:
+        if request.content_type == "application/json":
+            body = ctx.json(expect=(dict, list))
+            ids = body.get("ids") if isinstance(body, dict) else body
+        else:
+            ids = QueryDict(request.body).getlist("ids[]") or QueryDict(request.body).get("ids")
+    if isinstance(ids, str):
+        ids = [part.strip() for part in ids.split(",") if part.strip()]
+    if not isinstance(ids, list) or not ids:
+        raise SandboxReject(400, "ids: a comma-separated list of contact ids is required.")
+    limit = int(ctx.option("batch_max", 200))
+    if len(ids) > limit:
+        raise SandboxReject(500, f"A max of {limit} entities are supported at a time.")
+    return ids
+
+
+@endpoint(DIALECT, methods=("DELETE",), buckets=BUCKETS)
+def contact_batch_delete(request, ctx: Context):
+    """DELETE /api/contacts/batch/delete?ids=1,2: the deleted contacts by input index; 404 items in errors."""
+    ids = _delete_ids(ctx)
+    wanted = {index: int(raw) for index, raw in enumerate(ids) if str(raw).isdigit()}
+    found = {record.pk: record for record in _contacts().filter(pk__in=set(wanted.values()))}
+    fields = fields_all()
+    contacts, errors, deleted = {}, {}, set()
+    for index in range(len(ids)):
+        record = found.get(wanted.get(index))
+        if record is None or record.pk in deleted:
+            errors[str(index)] = {"message": "Item was not found.", "code": 404, "type": "api"}
+            continue
+        contacts[index] = contact_json(record, fields)
+        deleted.add(record.pk)
+    _contacts().filter(pk__in=deleted).delete()
+    listed = (
+        list(contacts.values()) if len(contacts) == len(ids) else {str(k): v for k, v in contacts.items()}
+    )
+    body = {"contacts": listed}
+    if errors:
+        body["errors"] = errors
     return json_response(body)
 
 

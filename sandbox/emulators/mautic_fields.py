@@ -41,7 +41,15 @@ def _field_data(body: dict, *, existing: set[str]) -> dict:
             f"type: {field_type} is not a valid field type.",
             extra={"details": {"type": ["Invalid type."]}},
         )
-    properties = body.get("properties") or {}
+    description = body.get("description")
+    if description is not None and not isinstance(description, str):
+        raise SandboxReject(
+            422,
+            "description: This value should be of type string.",
+            extra={"details": {"description": ["This value should be of type string."]}},
+        )
+    # PHP serialises an empty array as [], so a field without options answers "properties": [].
+    properties = body.get("properties") or []
     if field_type in ("select", "multiselect") and not (
         isinstance(properties, dict) and properties.get("list")
     ):
@@ -54,6 +62,7 @@ def _field_data(body: dict, *, existing: set[str]) -> dict:
         "isPublished": body.get("isPublished", True),
         "label": label,
         "alias": alias,
+        "description": description,
         "type": field_type,
         "group": body.get("group", "core"),
         "order": body.get("order", 0),

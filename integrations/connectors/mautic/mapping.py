@@ -59,6 +59,7 @@ CORE_ALIASES = frozenset(
 )
 _NON_ALIAS = re.compile(r"[^a-z0-9_]+")
 WHERE_FORMAT = "%Y-%m-%d %H:%M:%S"
+MULTISELECT_SEPARATOR = "|"
 
 
 class ContactMappingError(ValueError):
@@ -87,7 +88,10 @@ def field_value(value: Any) -> Any:
     if isinstance(value, bool):
         return 1 if value else 0
     if isinstance(value, list | tuple | set):
-        return [str(item) for item in value]
+        # A multiselect (checkbox) value in the form Mautic stores, exports and returns ("a|b");
+        # its API takes that string as it takes an array, and a text field takes it too.
+        items = sorted(value, key=str) if isinstance(value, set) else value
+        return MULTISELECT_SEPARATOR.join(str(item) for item in items if item not in (None, ""))
     return value
 
 

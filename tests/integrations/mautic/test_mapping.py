@@ -44,6 +44,18 @@ def test_values_are_coerced():
     assert mapping.field_value(datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)) == "2024-01-02 03:04:05"
 
 
+def test_a_list_is_sent_as_mautics_multiselect_string():
+    assert mapping.field_value(["Shower Trailer", "Portable Toilet"]) == "Shower Trailer|Portable Toilet"
+    assert mapping.field_value(("a", "", None, 3)) == "a|3"
+    assert mapping.field_value({"b", "a"}) == "a|b"
+    assert mapping.field_value([]) == ""
+    body = mapping.contact_body(
+        payload=ContactPayload(contact_id="c", email="a@x.com", properties={"services": ["a", "b"]}),
+        mapping={"email": "email", "services": "services"},
+    )
+    assert body == {"email": "a@x.com", "services": "a|b"}
+
+
 def test_batch_parts_are_read_by_index_from_lists_and_objects():
     assert mapping.by_index([1, 2]) == {0: 1, 1: 2}
     assert mapping.by_index({"0": "a", "2": "c", "x": "?"}) == {0: "a", 2: "c"}
