@@ -9,11 +9,12 @@ Empty values (None, "", [], {}) are one value: a CRM that answers null for a fie
 contact holds as "" has not changed it.
 
 Choices where the contract is silent:
-- A local win (local_wins, or latest_timestamp with local later) keeps the old base for
-  that field: the base moves only once the push that carries the local value succeeds (the
-  push side stores what it pushed). If that push fails, the next pull still sees both sides
-  changed and decides again, instead of reading the stale remote value as a remote-only
-  change that would overwrite the local one.
+- A local win (local_wins, or latest_timestamp with local later) moves the base to the
+  remote value just seen, not to the local one: the local value then reads as a local-only
+  change until the push that carries it lands (the push side stores what it pushed). If
+  that push fails, the next pull does not read the CRM's unchanged value as a remote-only
+  change that would overwrite the local win, nor raise the same conflict again; a newer
+  remote edit is a new conflict, as it should be.
 - latest_timestamp compares the record-level times given (the contact's updated_at and the
   CRM's modified time). When either is missing, or they are equal, it cannot tell which side
   is newer, so the field is left as it is locally and returned in `conflicts` for review,
@@ -124,6 +125,7 @@ def merge_remote_fields(
             new_base[name] = remote_value
         elif winner == "local":
             push_back[name] = local_value
+            new_base[name] = remote_value
         else:
             conflicts[name] = FieldConflict(base=base_value, local=local_value, remote=remote_value)
     return MergeResult(

@@ -49,8 +49,9 @@ REMOTE = {"first_name": "Annie", "phone": "+200", "company": "Acme"}
                 local_updates={"phone": "+200"},
                 push_back={"first_name": "Anne"},
                 conflicts={},
-                # The base of a local win moves only when the push lands.
-                new_base={"first_name": "Ann", "phone": "+200", "company": "Acme"},
+                # A local win's base is the remote value it saw, so the local value reads as a
+                # local-only change (pushed) until the push lands.
+                new_base={"first_name": "Annie", "phone": "+200", "company": "Acme"},
             ),
         ),
         (
@@ -72,7 +73,7 @@ REMOTE = {"first_name": "Annie", "phone": "+200", "company": "Acme"}
                 local_updates={"phone": "+200"},
                 push_back={"first_name": "Anne"},
                 conflicts={},
-                new_base={"first_name": "Ann", "phone": "+200", "company": "Acme"},
+                new_base={"first_name": "Annie", "phone": "+200", "company": "Acme"},
             ),
         ),
         (
@@ -208,6 +209,14 @@ def test_custom_properties_and_lists_merge_like_fields():
     )
     assert result.local_updates == {"tags": ["a", "b"]}
     assert result.conflicts == {"plan": FieldConflict(base="basic", local="pro", remote="enterprise")}
+
+
+def test_a_local_win_whose_push_has_not_landed_is_not_undone_by_the_next_pull():
+    first = merge(strategy="local_wins", base=BASE, local=LOCAL, remote=REMOTE)
+    # The push failed: the CRM still holds Annie when the next pull comes.
+    again = merge(strategy="remote_wins", base=first.new_base, local=LOCAL, remote=REMOTE)
+    assert "first_name" not in again.local_updates
+    assert again.conflicts == {} and again.push_back == {}
 
 
 def test_the_inputs_are_not_changed():
