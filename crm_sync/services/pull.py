@@ -317,6 +317,17 @@ def _pull_pages(*, run, connector, ctx: PullContext, meter, progress, deadline, 
             return SyncRun.Outcome.FAILED
 
 
+def pull_more_to_do(*, run: SyncRun) -> bool:
+    """A run that stopped on its time budget mid-pass: the next task carries on from its cursor."""
+    if run.outcome not in (SyncRun.Outcome.SUCCESS, SyncRun.Outcome.PARTIAL):
+        return False
+    return (
+        PullCursor.objects.filter(connection_id=run.connection_id, object_type=run.object_type)
+        .exclude(cursor="")
+        .exists()
+    )
+
+
 def pull_connection(
     *, connection_id: int, backfill: bool = False, worker: str = "", progress=None
 ) -> list[SyncRun]:
