@@ -444,8 +444,9 @@ class HubSpotConnector(Connector):
         if tail_ms is None:
             return {**state, "after": after}
         if tail_ms == state["anchor"]:
-            # One millisecond fills the whole window: read it by id, then move past it.
-            return {"phase": "tie", "anchor": tail_ms, "after_id": 0, "skip": []}
+            # One millisecond fills the whole window: read it by id (skipping the ids this
+            # window already returned at it), then move past it.
+            return {"phase": "tie", "anchor": tail_ms, "after_id": 0, "skip": tail_ids}
         return {
             "anchor": tail_ms,
             "after": 0,
