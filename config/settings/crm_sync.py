@@ -32,3 +32,5 @@ SYNC_PULL_RAW_MAX_BYTES = env.int("SYNC_PULL_RAW_MAX_BYTES", default=16384)
 SYNC_PULL_VALUE_MAX_CHARS = env.int("SYNC_PULL_VALUE_MAX_CHARS", default=10000)
 # A pull task works this long, then hands the rest to a fresh task (the cursor keeps its place).
 SYNC_PULL_TASK_MAX_SECONDS = env.float("SYNC_PULL_TASK_MAX_SECONDS", default=240.0)
+# Read the next page from the CRM while the current one is written (a second thread).
+SYNC_PULL_PREFETCH = env.bool("SYNC_PULL_PREFETCH", default=True)

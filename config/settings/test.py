@@ -14,3 +14,6 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 # A test's data lives in a transaction other connections cannot see: in-process pushes run
 # one batch at a time. Tests of parallel lanes ask for them (transactional, PostgreSQL).
 SYNC_PUSH_LANES = 1
+# Same reason for pulls: the read-ahead thread's connection could not see the test's rows.
+# The transactional sandbox tests of pull switch it on.
+SYNC_PULL_PREFETCH = False

@@ -9,7 +9,6 @@ an unreadable modified time) is recorded as a PullIssue on the run and never sto
 the offending value is left out, the rest of the record is applied.
 """
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,6 +24,7 @@ from contacts.models import Contact
 from contacts.services.common import jsonable
 from contacts.signals import contacts_changed
 from contacts.validation import email_normalize
+from core import jsontext
 from core.bulk import bulk_create_rows, bulk_update_rows
 from crm_sync.models import ContactSyncState, ProcessingStatus, RemoteRecord, SyncStatus
 from crm_sync.services.conflicts import conflict_record
@@ -85,12 +85,13 @@ class PullContext:
 
 
 def raw_capped(raw: dict) -> tuple[dict, bool]:
-    """The raw record, or a truncated stand-in when its JSON is over SYNC_PULL_RAW_MAX_BYTES."""
-    text = json.dumps(raw, default=str, separators=(",", ":"))
+    """A JSON-native copy of the raw record, or a truncated stand-in when its JSON is over
+    SYNC_PULL_RAW_MAX_BYTES (values JSON has no type for are stored as text)."""
+    text, copy = jsontext.dumps_and_copy(raw, default=str)
     limit = settings.SYNC_PULL_RAW_MAX_BYTES
-    if len(text) <= limit:
-        return json.loads(text), False
-    return {"_truncated": True, "_bytes": len(text), "_text": text[:limit]}, True
+    if len(text) > limit:
+        return {"_truncated": True, "_bytes": len(text), "_text": text[:limit]}, True
+    return copy, False
 
 
 def _display_name(record: PulledRecord) -> str:

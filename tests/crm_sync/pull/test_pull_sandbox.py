@@ -30,6 +30,12 @@ def _needs_sandbox():
     require_sandbox("HubSpot", "/sandbox/hubspot/account-info/v3/details")
 
 
+@pytest.fixture(autouse=True)
+def _read_ahead(settings):
+    """As in production: committed data (transactional tests), so the reading thread sees it."""
+    settings.SYNC_PULL_PREFETCH = True
+
+
 @pytest.fixture
 def make_connection(live_server):
     def make(kind: str, organization, **settings) -> CrmConnection:
