@@ -82,6 +82,7 @@ def call_metering() -> Iterator[CallMeter]:
     finally:
         _meter.reset(token)
 
+
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 LOCKED_RETRY_AFTER = 2.0  # HubSpot 423: "locks last for 2 seconds"
 
