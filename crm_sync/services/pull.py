@@ -73,6 +73,17 @@ def connection_pulls(connection: CrmConnection) -> bool:
     return getattr(connection, "sync_direction", "both") in ("pull", "both")
 
 
+def _pull_refusal(connection: CrmConnection) -> tuple[str, str] | None:
+    """Why this connection may not be pulled from now: (code, message), or None."""
+    if not connection.enabled:
+        return "crm_not_enabled", f"{connection} is disabled."
+    if connection.is_circuit_open:
+        return "crm_paused", f"{connection} is paused (circuit open): {connection.circuit_reason}"
+    if not connection_pulls(connection):
+        return "crm_push_only", f"{connection} is push-only (sync_direction=push)."
+    return None
+
+
 def _cursor_text(row: PullCursor) -> str:
     if row.cursor:
         return row.cursor
@@ -227,8 +238,9 @@ def pull_run(
 ) -> SyncRun:
     """Pull `object_type` from the connection; return the finished run.
 
-    Raises NotFound for an unknown connection, InvalidInput for an object type it cannot
-    pull, PullAlreadyRunning when a live pull of the same source runs. CRM failures never
+    Raises NotFound for an unknown connection, Conflict for one disabled, paused or push-only,
+    InvalidInput for an object type it cannot pull, PullAlreadyRunning when a live pull of the
+    same source runs. CRM failures never
     raise: they end the run with the error recorded. Anything else (a bug, the worker's time
     limit) is recorded on the run, which is closed `failed`, and raised.
     `max_seconds`: stop after the page that passes it (outcome partial; the next run resumes).
@@ -236,6 +248,9 @@ def pull_run(
     connection = CrmConnection.objects.select_related("organization").filter(pk=connection_id).first()
     if connection is None:
         raise NotFound(f"There is no connection {connection_id}.", code="not_found")
+    refusal = _pull_refusal(connection)
+    if refusal:
+        raise Conflict(refusal[1], code=refusal[0], details={"connection": connection.pk})
     connector = registry.connector_for(connection)
     types = connection_pull_types(connection=connection)
     if object_type not in types:

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from contacts.models import Contact
-from core.errors import InvalidInput
+from core.errors import Conflict, InvalidInput
 from crm_sync.models import ContactSyncState, PullCursor, RemoteRecord, SyncConflict, SyncRun
 from crm_sync.services.payloads import contact_payload_build
 from crm_sync.services.pull import PullAlreadyRunning, pull_run
@@ -321,3 +321,32 @@ def test_manual_review_records_a_conflict_and_keeps_the_local_value(connection, 
     assert contact.first_name == "LocalEdit" and contact.company == "NewCo"
     conflict = SyncConflict.objects.get()
     assert conflict.fields["first_name"] == {"base": "First1", "local": "LocalEdit", "remote": "RemoteEdit"}
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"enabled": False}, "crm_not_enabled"),
+        ({"circuit_state": "open"}, "crm_paused"),
+        ({"sync_direction": "push"}, "crm_push_only"),
+    ],
+)
+def test_a_disabled_paused_or_push_only_connection_is_not_pulled(connection, paged, change, code):
+    paged.records["contacts"] = [person(1)]
+    for name, value in change.items():
+        setattr(connection, name, value)
+    connection.save()
+    with pytest.raises(Conflict) as caught:
+        pull_run(connection_id=connection.pk, object_type="contacts")
+    assert caught.value.code == code
+    assert not SyncRun.objects.exists() and not Contact.objects.exists()
+
+
+def test_refused_credentials_open_the_circuit_and_end_the_run(connection, paged):
+    from integrations.errors import CrmAuthError
+
+    paged.fail_before_page = {1: CrmAuthError("token revoked", crm="paged")}
+    run = pull_run(connection_id=connection.pk, object_type="contacts")
+    assert run.outcome == SyncRun.Outcome.FAILED and run.errors[-1]["code"] == "auth"
+    connection.refresh_from_db()
+    assert connection.circuit_state == "open"
