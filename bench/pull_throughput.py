@@ -117,6 +117,7 @@ def seed(count: int) -> None:
 def measured_pull(connection: CrmConnection, *, backfill: bool, marks: tuple[int, ...]):
     memory: dict[int, float] = {}
     started = time.monotonic()
+    cpu_started = time.process_time()  # this process: the pull and its read-ahead thread
 
     def progress(run, tally) -> None:
         for mark in marks:
@@ -128,11 +129,12 @@ def measured_pull(connection: CrmConnection, *, backfill: bool, marks: tuple[int
 
     run = pull_run(connection_id=connection.pk, object_type="contacts", backfill=backfill, progress=progress)
     elapsed = time.monotonic() - started
+    cpu = time.process_time() - cpu_started
     memory.setdefault(run.fetched, rss_mb())
-    return run, elapsed, memory
+    return run, elapsed, memory, cpu
 
 
-def report(label: str, run, elapsed: float, memory: dict[int, float], rss_before: float) -> None:
+def report(label: str, run, elapsed: float, memory: dict[int, float], rss_before: float, cpu: float) -> None:
     rate = run.fetched / max(elapsed, 1e-6)
     # The ceiling for this many records: one search per page at 5 a second.
     pages = max(-(-run.fetched // PAGE), 1)
@@ -146,6 +148,9 @@ def report(label: str, run, elapsed: float, memory: dict[int, float], rss_before
         f"    created {run.created:,}, updated {run.updated:,}, unchanged {run.unchanged:,}, "
         f"errors {run.error_count}; calls {run.calls:,}, 429s {run.http_429s}"
     )
+    # CPU the pull itself used: records per CPU-second is what one idle core could apply, the
+    # figure to set against the ceiling when the machine is shared.
+    print(f"    pull process CPU {cpu:.1f} s -> {run.fetched / max(cpu, 1e-6):,.0f} records per CPU-second")
     if memory:
         marks = ", ".join(f"{mb:.0f} MB at {n:,}" for n, mb in sorted(memory.items()))
         print(f"    resident memory {rss_before:.0f} MB before; {marks}")
@@ -209,7 +214,7 @@ def main() -> None:
             f"Full pull of {args.count:,} (prefetch {'on' if settings.SYNC_PULL_PREFETCH else 'off'}):",
             flush=True,
         )
-        full, full_s, full_memory = measured_pull(connection, backfill=True, marks=marks)
+        full, full_s, full_memory, full_cpu = measured_pull(connection, backfill=True, marks=marks)
 
         changed = max(1, int(args.count * args.changed))
         ids = list(
@@ -226,7 +231,7 @@ def main() -> None:
             )  # fmt: skip
             response.raise_for_status()
         print(f"Incremental pull after {changed:,} contacts were edited in the CRM:", flush=True)
-        incremental, inc_s, inc_memory = measured_pull(connection, backfill=False, marks=())
+        incremental, inc_s, inc_memory, inc_cpu = measured_pull(connection, backfill=False, marks=())
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=20)
@@ -235,8 +240,8 @@ def main() -> None:
     local = Contact.objects.filter(organization=organization).count()
     edited = Contact.objects.filter(organization=organization, company="Edited in the CRM").count()
     print(f"\n{args.count:,} contacts from the HubSpot sandbox, search limited to {SEARCHES_PER_SECOND}/s")
-    report("full", full, full_s, full_memory, rss_before)
-    report("incremental", incremental, inc_s, inc_memory, rss_before)
+    report("full", full, full_s, full_memory, rss_before, full_cpu)
+    report("incremental", incremental, inc_s, inc_memory, rss_before, inc_cpu)
     print(
         f"  429s logged by the sandbox: {too_many}; local contacts {local:,}; "
         f"edits applied {edited:,}/{changed:,}"
