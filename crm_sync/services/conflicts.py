@@ -20,6 +20,7 @@ from contacts.services.contacts import contact_update
 from core.errors import Conflict, InvalidInput
 from crm_sync.models import ContactSyncState, SyncConflict
 from crm_sync.services.merge import FieldConflict, values_equal
+from crm_sync.services.payloads import contact_properties, payload_hash
 from crm_sync.services.queueing import contact_queue_for_connection
 
 CHOICES = ("local", "remote")
@@ -73,6 +74,13 @@ def conflict_record(
         "Could not record the conflict; try again.",
         code="conflict_busy",
         details={"contact_id": str(contact.pk), "connection_id": connection.pk},
+    )
+
+
+def _pushed_hash(contact: Contact, connection) -> str:
+    """The digest a push of the contact to `connection` records (crm_sync.services.payloads)."""
+    return payload_hash(
+        email=contact.email, properties=contact_properties(contact), field_mapping=connection.field_mapping
     )
 
 
@@ -177,17 +185,28 @@ def conflict_resolve(
                 target[name] = picked["value"]
     if custom:
         updates["custom_properties"] = {**(contact.custom_properties or {}), **custom}
+    hash_before = _pushed_hash(contact, locked.connection)
     if updates:
         contact, _changed = contact_update(contact=contact, actor=actor, data=updates)
     state = (
         ContactSyncState.objects.select_for_update()
         .filter(contact_id=contact.pk, connection=locked.connection)
-        .only("pk", "base_values")
+        .only("pk", "base_values", "pushed_hash")
         .first()
     )
     if state is not None:  # a pulled contact has one; without it there is no base to move
-        base = {**(state.base_values or {}), **{name: locked.fields[name]["remote"] for name in resolution}}
-        ContactSyncState.objects.filter(pk=state.pk).update(base_values=base, updated_at=timezone.now())
+        values = {
+            "base_values": {
+                **(state.base_values or {}),
+                **{name: locked.fields[name]["remote"] for name in resolution},
+            },
+            "updated_at": timezone.now(),
+        }
+        if not push and state.pushed_hash == hash_before:
+            # No echo: the CRM held everything but the fields now set to its own values, so the
+            # re-queue the contact update triggers completes without sending them back.
+            values["pushed_hash"] = _pushed_hash(contact, locked.connection)
+        ContactSyncState.objects.filter(pk=state.pk).update(**values)
     queued = bool(push) and bool(
         contact_queue_for_connection(contact_id=contact.pk, connection=locked.connection)
     )

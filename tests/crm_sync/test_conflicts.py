@@ -207,3 +207,26 @@ def test_a_local_win_for_a_pull_only_connection_is_not_pushed(org, scripted):
     assert resolved.status == "resolved" and resolved.pushed is False
     state.refresh_from_db()
     assert state.sync_status == SyncStatus.COMPLETE
+
+
+def _hash(contact, connection):
+    from crm_sync.services.payloads import contact_payload_build
+
+    return contact_payload_build(contact=contact, connection=connection).idempotency_key
+
+
+def test_taking_the_crm_values_of_an_in_sync_contact_is_not_pushed_back(state):
+    ContactSyncState.objects.filter(pk=state.pk).update(pushed_hash=_hash(state.contact, state.connection))
+    conflict = record(state)
+    conflict_resolve(conflict=conflict, choice="remote", actor=ACTOR)
+    state.refresh_from_db()
+    contact = Contact.objects.get(pk=state.contact_id)
+    # The auto-sync re-queue after the update finds nothing new to send.
+    assert state.pushed_hash == _hash(contact, state.connection)
+
+
+def test_taking_the_crm_values_keeps_a_pending_local_change_pending(state):
+    conflict = record(state)  # the factory's pushed hash matches no payload: a change is pending
+    conflict_resolve(conflict=conflict, choice="remote", actor=ACTOR)
+    state.refresh_from_db()
+    assert state.pushed_hash == "0" * 64
