@@ -20,7 +20,7 @@ from contacts.admin import ContactAdmin
 from contacts.models import Contact
 from core.errors import ApplicationError
 from crm_sync import connections
-from crm_sync.models import ContactSyncState, SyncRun, SyncStatus
+from crm_sync.models import ContactSyncState, PullCursor, RemoteRecord, SyncRun, SyncStatus
 from crm_sync.services.credentials import crm_credentials_test
 from crm_sync.services.queueing import contacts_queue_selected
 from crm_sync.services.retrying import contacts_retry_selected
@@ -216,7 +216,26 @@ class SyncContactAdmin(ContactAdmin):
 
 
 class SyncCrmConnectionAdmin(CrmConnectionAdmin):
-    actions = [*CrmConnectionAdmin.actions, "test_credentials"]
+    actions = [*CrmConnectionAdmin.actions, "test_credentials", "pull_now"]
+
+    @admin.action(description="Pull now (incremental)")
+    def pull_now(self, request, queryset):
+        """Queue a pull of every object type of each selected connection (on the pull workers)."""
+        from crm_sync.services.pull import connection_pull_types, connection_pulls
+        from crm_sync.tasks import pull_object_type as pull_object_type_task
+
+        for connection in queryset:
+            types = connection_pull_types(connection=connection) if connection_pulls(connection) else ()
+            if not connection.enabled or not types:
+                self.message_user(
+                    request,
+                    f"{connection}: nothing to pull (disabled, push-only, or its CRM cannot be read).",
+                    messages.WARNING,
+                )
+                continue
+            for object_type in types:
+                pull_object_type_task.delay(connection_id=connection.pk, object_type=object_type)
+            self.message_user(request, f"{connection}: pull of {', '.join(types)} queued.", messages.SUCCESS)
 
     @admin.action(description="Test credentials")
     def test_credentials(self, request, queryset):
@@ -295,28 +314,96 @@ class ContactSyncStateAdmin(OrganizationScopedAdmin):
 
 @admin.register(SyncRun)
 class SyncRunAdmin(OrganizationScopedAdmin):
-    """Every pushed batch: read-only history."""
+    """Every pushed batch and every pull: read-only history."""
 
     organization_path = "connection__organization"
     list_display = [
-        "finished_at",
+        "started_at",
         "connection",
         "direction",
+        "object_type",
         "outcome",
         "claimed",
         "succeeded",
         "failed",
-        "retried",
+        "fetched",
+        "created",
+        "updated",
         "unchanged",
-        "rate_limited",
+        "conflicts",
+        "error_count",
+        "calls",
+        "http_429s",
         "duration_ms",
     ]
-    list_filter = ["direction", "outcome", "connection__kind"]
+    list_filter = ["direction", "outcome", "object_type", "connection__kind"]
     list_select_related = ["connection"]
-    date_hierarchy = "finished_at"
+    date_hierarchy = "started_at"
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in SyncRun._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(RemoteRecord)
+class RemoteRecordAdmin(OrganizationScopedAdmin):
+    """What pulls brought in (deals, transactions, projects, pulled contacts): read-only."""
+
+    list_display = [
+        "remote_id",
+        "object_type",
+        "display_name",
+        "email",
+        "connection",
+        "contact",
+        "remote_updated_at",
+        "archived",
+        "merged_into_remote_id",
+    ]
+    list_filter = ["object_type", "archived", "connection__kind"]
+    search_fields = ["remote_id", "email", "display_name"]
+    list_select_related = ["connection", "contact"]
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in RemoteRecord._meta.fields if f.name not in ("fields", "raw")] + [
+            "fields_pretty",
+            "raw_pretty",
+        ]
+
+    def get_fields(self, request, obj=None):
+        return self.get_readonly_fields(request, obj)
+
+    @admin.display(description="Mapped fields")
+    def fields_pretty(self, obj):
+        return format_html("<pre>{}</pre>", _pretty(obj.fields))
+
+    @admin.display(description="As the CRM sent it")
+    def raw_pretty(self, obj):
+        return format_html("<pre>{}</pre>", _pretty(obj.raw))
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PullCursor)
+class PullCursorAdmin(OrganizationScopedAdmin):
+    """Where each incremental pull stands; read-only (`manage.py pull --backfill` starts over)."""
+
+    organization_path = "connection__organization"
+    list_display = ["connection", "object_type", "since", "cursor", "last_completed_at", "updated_at"]
+    list_select_related = ["connection"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in PullCursor._meta.fields]
 
     def has_add_permission(self, request):
         return False

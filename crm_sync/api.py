@@ -86,7 +86,7 @@ class SyncStatsApi(SyncApi):
     def get(self, request):
         crm = self.validated(serializers.CrmQuery, request.query_params)["crm"]
         connection = connections.organization_connection(
-            organization=self.organization, crm=crm, require_enabled=False
+            organization=self.organization, crm=crm, require_enabled=False, for_push=False
         )
         return Response(sync_stats(connection=connection))
 
@@ -104,7 +104,7 @@ class SyncFailuresApi(SyncApi):
     def get(self, request):
         crm = self.validated(serializers.CrmQuery, request.query_params)["crm"]
         connection = connections.organization_connection(
-            organization=self.organization, crm=crm, require_enabled=False
+            organization=self.organization, crm=crm, require_enabled=False, for_push=False
         )
         paginator = LimitOffsetTotalPagination()
         page = paginator.paginate_queryset(sync_failures(connection=connection), request, view=self)

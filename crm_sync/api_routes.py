@@ -7,13 +7,15 @@ contacts/sync-stats/ is never read as a contact id.
 
 from django.urls import re_path
 
-from crm_sync import api
+from crm_sync import api, conflicts_api, runs_api
 
 CONTACT = r"(?P<contact_id>[^/]+)"
 
 
 def register(router) -> None:
-    """The sync API has no viewsets; its paths are in `urlpatterns`."""
+    """The sync API's paths are in `urlpatterns`; conflicts and sync runs are viewsets."""
+    router.register("conflicts", conflicts_api.ConflictViewSet, basename="conflicts")
+    router.register("sync-runs", runs_api.SyncRunViewSet, basename="sync-runs")
 
 
 urlpatterns = [

@@ -39,24 +39,35 @@ def crm_validate(crm) -> str:
     return crm
 
 
-def organization_connection(*, organization, crm: str, require_enabled: bool = True) -> CrmConnection:
-    """The organization's connection of kind `crm` (enabled first, then the oldest).
+def organization_connection(
+    *, organization, crm: str, require_enabled: bool = True, for_push: bool = True
+) -> CrmConnection:
+    """The organization's connection of kind `crm` (enabled first, then one that can push, then the oldest).
 
     409 when the organization has none enabled: the CRM exists, this organization just
-    has not switched it on.
+    has not switched it on. With `for_push` (queueing, retrying), 409 `crm_pull_only` when
+    the connection only pulls: nothing may ever be queued for it.
     """
     crm_validate(crm)
-    connection = (
+    candidates = list(
         CrmConnection.objects.filter(organization=organization, kind=crm)
         .select_related("organization")
         .order_by("-enabled", "pk")
-        .first()
     )
+    if for_push:
+        candidates.sort(key=lambda c: (not c.enabled, not c.can_push))
+    connection = candidates[0] if candidates else None
     if connection is None or (require_enabled and not connection.enabled):
         raise Conflict(
             f"The CRM {crm!r} is not enabled for this organization.",
             code="crm_not_enabled",
             details={"crm": crm},
+        )
+    if for_push and not connection.can_push:
+        raise Conflict(
+            f"The {crm!r} connection only pulls from the CRM; nothing is pushed to it.",
+            code="crm_pull_only",
+            details={"crm": crm, "sync_direction": connection.sync_direction},
         )
     return connection
 
@@ -68,7 +79,7 @@ def pushable_connection(*, connection_id: int) -> CrmConnection | None:
         connection = load_by_pk(CrmConnection, connection_id, connection=db_connection)  # before every batch
     else:
         connection = CrmConnection.objects.filter(pk=connection_id).first()
-    if connection is None or not connection.enabled or connection.is_circuit_open:
+    if connection is None or not connection.enabled or connection.is_circuit_open or not connection.can_push:
         return None
     if connection.quota_held_until(timezone.now()) is not None:
         return None
@@ -80,9 +91,13 @@ def pushable_connection(*, connection_id: int) -> CrmConnection | None:
 def pushable_connections():
     """Enabled, push-capable connections with a closed circuit (changed contacts are queued
     for them even while a daily-quota hold stands: the hold only delays the push)."""
-    return CrmConnection.objects.filter(
-        enabled=True, kind__in=push_kinds(), circuit_state=CrmConnection.CircuitState.CLOSED
-    ).order_by("pk")
+    return (
+        CrmConnection.objects.filter(
+            enabled=True, kind__in=push_kinds(), circuit_state=CrmConnection.CircuitState.CLOSED
+        )
+        .exclude(sync_direction=CrmConnection.SyncDirection.PULL)
+        .order_by("pk")
+    )
 
 
 def unheld(queryset, *, now):

@@ -85,6 +85,15 @@ class ContactSyncState(models.Model):
     # The last exchange with the CRM for this contact: redacted and size-capped.
     last_request = models.JSONField(null=True, blank=True)
     last_response = models.JSONField(null=True, blank=True)
+    # Two-way sync: per field (local field names and custom property names), the last value both
+    # sides agreed on; after a push the values pushed, after a pull the merged values. A field is
+    # in conflict only when both sides moved away from it (a timestamp alone cannot tell).
+    base_values = models.JSONField(default=dict, blank=True, db_default={})
+    # The CRM archived, deleted or merged this record away: local data is kept, only marked.
+    remote_archived = models.BooleanField(default=False, db_default=False)
+    remote_archived_at = models.DateTimeField(null=True, blank=True)
+    merged_into_remote_id = models.CharField(max_length=255, blank=True, default="", db_default="")
+    last_pulled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_default=Now())
     updated_at = models.DateTimeField(auto_now=True, db_default=Now())
 
@@ -121,6 +130,12 @@ class ContactSyncState(models.Model):
                 name="crm_sync_state_errors",
                 condition=Q(sync_status="Error"),
             ),
+            # Pull matches a pulled contact by the CRM's id first.
+            models.Index(
+                fields=["connection", "remote_id"],
+                name="crm_sync_state_remote_id",
+                condition=~Q(remote_id=""),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -128,10 +143,13 @@ class ContactSyncState(models.Model):
 
 
 class SyncRun(models.Model):
-    """One batch pushed (or one pull) for one connection: the history behind the dashboard.
+    """One batch pushed, or one pull of one object type, for one connection.
 
-    The sum of `processed` over `duration_ms` of recent runs is the measured throughput
-    that sync-status uses to estimate when a queued contact will be processed.
+    The sum of `processed` over `duration_ms` of recent push runs is the measured throughput
+    that sync-status uses to estimate when a queued contact will be processed. A pull run is
+    created `running` when it starts (at most one per connection and object type, a database
+    constraint) and finished with its counts; `heartbeat_at` moves with every page, so a run
+    left `running` by a killed worker can be told from a live one.
     """
 
     class Direction(models.TextChoices):
@@ -139,16 +157,20 @@ class SyncRun(models.Model):
         PULL = "pull"
 
     class Outcome(models.TextChoices):
+        RUNNING = "running"
         SUCCESS = "success"
         PARTIAL = "partial"
         FAILED = "failed"
         RATE_LIMITED = "rate_limited"
         RELEASED = "released"
+        ABANDONED = "abandoned"
 
     connection = models.ForeignKey(
         "integrations.CrmConnection", on_delete=models.CASCADE, related_name="sync_runs"
     )
     direction = models.CharField(max_length=8, choices=Direction.choices, default=Direction.PUSH)
+    # Pulls only: contacts, deals, transactions, or a REST entity name.
+    object_type = models.CharField(max_length=64, blank=True, default="", db_default="")
     outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.SUCCESS)
     worker = models.CharField(max_length=255, blank=True, default="")
     claimed = models.PositiveIntegerField(default=0)
@@ -159,6 +181,19 @@ class SyncRun(models.Model):
     unchanged = models.PositiveIntegerField(default=0)
     rate_limited = models.PositiveIntegerField(default=0)
     released = models.PositiveIntegerField(default=0)
+    # Pull counts: records read, and what applying them did locally.
+    backfill = models.BooleanField(default=False, db_default=False)
+    fetched = models.PositiveIntegerField(default=0, db_default=0)
+    created = models.PositiveIntegerField(default=0, db_default=0)
+    updated = models.PositiveIntegerField(default=0, db_default=0)
+    archived = models.PositiveIntegerField(default=0, db_default=0)
+    conflicts = models.PositiveIntegerField(default=0, db_default=0)
+    error_count = models.PositiveIntegerField(default=0, db_default=0)
+    pages = models.PositiveIntegerField(default=0, db_default=0)
+    calls = models.PositiveIntegerField(default=0, db_default=0)
+    http_429s = models.PositiveIntegerField(default=0, db_default=0)
+    cursor_before = models.TextField(blank=True, default="", db_default="")
+    cursor_after = models.TextField(blank=True, default="", db_default="")
     # Where the time went, milliseconds: claim, payload build, the CRM call, the write-back.
     claim_ms = models.PositiveIntegerField(default=0)
     build_ms = models.PositiveIntegerField(default=0)
@@ -167,11 +202,23 @@ class SyncRun(models.Model):
     duration_ms = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)
     started_at = models.DateTimeField()
-    finished_at = models.DateTimeField()
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Null while a pull is running.
+    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["connection", "-finished_at"], name="crm_sync_run_recent")]
-        ordering = ["-finished_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "object_type"],
+                condition=Q(outcome="running"),
+                name="crm_sync_run_one_running_pull",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["connection", "-finished_at"], name="crm_sync_run_recent"),
+            models.Index(fields=["connection", "direction", "-started_at"], name="crm_sync_run_direction"),
+        ]
+        ordering = ["-started_at", "-id"]
 
     def __str__(self) -> str:
         return f"{self.direction} {self.connection_id} @ {self.started_at:%Y-%m-%d %H:%M:%S}: {self.outcome}"
@@ -179,3 +226,141 @@ class SyncRun(models.Model):
     @property
     def processed(self) -> int:
         return self.succeeded + self.failed + self.retried + self.skipped + self.unchanged
+
+
+class PullCursor(models.Model):
+    """Where the incremental pull of one object type from one connection stands.
+
+    Kept off CrmConnection on purpose: saving the connection row moves its updated_at, which
+    re-creates the connection's pooled HTTP session. Written in the same transaction as the
+    page it follows, so a worker killed between pages resumes at the next page.
+    `cursor` is the connector's opaque page cursor (empty: start a new pass); `since` is the
+    modified-since watermark a new pass starts from (the newest remote time applied).
+    """
+
+    connection = models.ForeignKey(
+        "integrations.CrmConnection", on_delete=models.CASCADE, related_name="pull_cursor_rows"
+    )
+    object_type = models.CharField(max_length=64)
+    cursor = models.TextField(blank=True, default="")
+    since = models.DateTimeField(null=True, blank=True)
+    # The watermark of the pass in progress: becomes `since` when the pass ends.
+    pass_high_water = models.DateTimeField(null=True, blank=True)
+    pass_started_at = models.DateTimeField(null=True, blank=True)
+    last_completed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "object_type"], name="crm_sync_pull_cursor_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connection_id}/{self.object_type}: {self.cursor or '-'} since {self.since}"
+
+
+class RemoteRecord(models.Model):
+    """A record read from a CRM (deal, transaction, project, task, a pulled contact...): a durable cache.
+
+    Upserted by (connection, object type, remote id). `raw` is the record as the CRM sent it,
+    size-capped; `fields` the record mapped to local names. Archived, deleted and merged
+    records are marked, never removed: `merged_into_remote_id` points at the survivor.
+    """
+
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="remote_records"
+    )
+    connection = models.ForeignKey(
+        "integrations.CrmConnection", on_delete=models.CASCADE, related_name="remote_records", db_index=False
+    )
+    object_type = models.CharField(max_length=64)
+    remote_id = models.CharField(max_length=255)
+    fields = models.JSONField(default=dict, blank=True)
+    raw = models.JSONField(default=dict, blank=True)
+    email = models.CharField(max_length=254, blank=True, default="")
+    display_name = models.CharField(max_length=255, blank=True, default="")
+    remote_updated_at = models.DateTimeField(null=True, blank=True)
+    fetched_at = models.DateTimeField()
+    archived = models.BooleanField(default=False)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    merged_into_remote_id = models.CharField(max_length=255, blank=True, default="")
+    # The local contact this record is (a pulled contact) or belongs to (a deal's contact).
+    contact = models.ForeignKey(
+        "contacts.Contact",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="remote_records",
+        db_constraint=False,
+    )
+    # The CRM's id of that contact, kept so a deal pulled before its contact links up later.
+    contact_remote_id = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "object_type", "remote_id"], name="crm_sync_remote_record_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "object_type", "-remote_updated_at"], name="crm_sync_record_org"
+            ),
+            models.Index(
+                fields=["connection", "object_type", "contact_remote_id"], name="crm_sync_record_contact"
+            ),
+        ]
+        ordering = ["-remote_updated_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.object_type} {self.remote_id} ({self.connection_id})"
+
+
+class SyncConflict(models.Model):
+    """Fields changed on both sides of one (contact, connection) since they last agreed.
+
+    At most one open conflict per (contact, connection): a later pull with more conflicting
+    fields updates the open one. `fields` maps a field name to {"base", "local", "remote"};
+    `resolution` maps a field name to {"choice": "local"|"remote"|"custom", "value"}.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        RESOLVED = "resolved"
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="sync_conflicts"
+    )
+    connection = models.ForeignKey(
+        "integrations.CrmConnection", on_delete=models.CASCADE, related_name="sync_conflicts"
+    )
+    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="sync_conflicts")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    fields = models.JSONField(default=dict)
+    remote_updated_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.JSONField(null=True, blank=True)
+    resolved_by_label = models.CharField(max_length=200, blank=True, default="")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contact", "connection"],
+                condition=Q(status="open"),
+                name="crm_sync_conflict_one_open",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "status", "-created_at"], name="crm_sync_conflict_org_status"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"conflict {self.pk}: {self.contact_id} ↔ {self.connection_id} ({self.status})"

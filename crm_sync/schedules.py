@@ -16,6 +16,15 @@ DEFAULT_SCHEDULES = [
         "queue": "push",
     },
     {
+        # Every 30 s: starts the pulls that are due; each (connection, object type) is still
+        # pulled at most once per its connection's pull_interval_seconds.
+        "name": "crm_sync: dispatch due pulls",
+        "task": "crm_sync.pull_dispatch_due",
+        "interval_seconds": 30,
+        "expire_seconds": 45,
+        "queue": "pull",
+    },
+    {
         # */2 * * * * (https://crontab.guru/#*/2_*_*_*_*): returns rows whose worker died
         # to the queue once their lease (SYNC_PROCESSING_LEASE_SECONDS) has run out.
         "name": "crm_sync: reap stale processing",

@@ -5,15 +5,35 @@ import logging
 logger = logging.getLogger(__name__)
 
 
-def on_contacts_changed(sender, *, organization, contact_ids, fields=(), action="updated", **kwargs) -> None:
-    """Editing a synced contact queues it again for connections with auto_sync on.
+def on_contacts_changed(
+    sender,
+    *,
+    organization,
+    contact_ids,
+    fields=(),
+    action="updated",
+    origin_connection_id: int | None = None,
+    **kwargs,
+) -> None:
+    """A change queues the contacts for connections with auto_sync on.
 
-    A new contact is not queued anywhere by itself: someone selects it for a CRM first.
+    Contacts already tied to a connection are queued again; the others (a new contact, one
+    that now has a tag, a subtype or a registration the rule asks for) are queued for each
+    connection whose contact rule takes them. A change a pull brought
+    (`origin_connection_id`) is not queued back to the connection it came from: that CRM
+    holds it already, and queueing it there would be an echo.
     """
-    if action == "created":
-        return
-    from crm_sync.services.queueing import contacts_requeue_changed
+    from crm_sync.services.queueing import contacts_autoqueue_new, contacts_requeue_changed
 
-    count = contacts_requeue_changed(organization=organization, contact_ids=list(contact_ids))
-    if count:
-        logger.info("Re-queued %d contact sync state(s) after %s", count, action)
+    ids = list(contact_ids)
+    skip = origin_connection_id
+    requeued = (
+        0
+        if action == "created"
+        else contacts_requeue_changed(organization=organization, contact_ids=ids, exclude_connection_id=skip)
+    )
+    added = contacts_autoqueue_new(organization=organization, contact_ids=ids, exclude_connection_id=skip)
+    if requeued or added:
+        logger.info(
+            "Auto-sync queued %d contact sync state(s) again and %d new after %s", requeued, added, action
+        )

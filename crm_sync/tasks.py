@@ -68,3 +68,45 @@ def sweep_orphan_states() -> int:
     from crm_sync.services.statements import states_orphaned_delete
 
     return states_orphaned_delete()
+
+
+@shared_task(name="crm_sync.pull_dispatch_due", ignore_result=True, autoretry_for=INFRA_ERRORS, max_retries=3)
+def pull_dispatch_due() -> dict:
+    from crm_sync.services.pull_dispatch import pulls_dispatch_due
+
+    return {str(k): v for k, v in pulls_dispatch_due().items()}
+
+
+@shared_task(
+    name="crm_sync.pull_object_type",
+    bind=True,
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=INFRA_ERRORS,
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=5,
+)
+def pull_object_type(self, connection_id: int, object_type: str, backfill: bool = False) -> int | None:
+    """Pull one object type of one connection for up to SYNC_PULL_TASK_MAX_SECONDS; hand the rest on."""
+    from django.conf import settings
+
+    from core.errors import InvalidInput, NotFound
+    from crm_sync.services.pull import PullAlreadyRunning, pull_more_to_do, pull_run
+
+    try:
+        run = pull_run(
+            connection_id=connection_id,
+            object_type=object_type,
+            backfill=backfill,
+            worker=self.request.hostname or "",
+            max_seconds=settings.SYNC_PULL_TASK_MAX_SECONDS,
+        )
+    except (PullAlreadyRunning, NotFound, InvalidInput):
+        return None  # another worker has it, or the connection or its object type is gone
+    except SoftTimeLimitExceeded:
+        return None  # the run was closed as failed; the cursor keeps the last page applied
+    if pull_more_to_do(run=run):
+        pull_object_type.apply_async(kwargs={"connection_id": connection_id, "object_type": object_type})
+    return run.pk

@@ -6,17 +6,21 @@ from django.db import models, transaction
 
 from accounts.actors import Actor
 from accounts.admin import OrganizationScopedAdmin
+from contacts.models import Event
 from core.errors import ApplicationError
 from core.parsers import json_loads_bounded
 from integrations.models import CrmConnection
 from integrations.selectors import connection_uses_env_credentials, credentials_masked
 from integrations.services import (
     EDITABLE_FIELDS,
+    RULE_EVENTS,
     connection_check,
     connection_circuit_close,
     connection_create,
     connection_delete,
     connection_update,
+    contact_rule_check,
+    contact_rule_events_resolve,
     credentials_rebind_check,
 )
 
@@ -62,6 +66,11 @@ class CrmConnectionForm(forms.ModelForm):
         if self.errors:
             return
         try:
+            events = self.cleaned_data.get(RULE_EVENTS) or []
+            if events and self.instance.organization_id is not None:
+                organization = self.instance.organization
+                events = contact_rule_events_resolve(organization=organization, events=list(events))
+            contact_rule_check(connection=self.instance, events=list(events))
             connection_check(self.instance)
             if self.instance.pk:
                 credentials_rebind_check(
@@ -81,8 +90,18 @@ class CrmConnectionForm(forms.ModelForm):
 class CrmConnectionAdmin(OrganizationScopedAdmin):
     form = CrmConnectionForm
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-    list_display = ["name", "kind", "organization", "enabled", "circuit_state", "batch_size", "updated_at"]
-    list_filter = ["kind", "enabled", "circuit_state", "organization"]
+    list_display = [
+        "name",
+        "kind",
+        "organization",
+        "enabled",
+        "sync_direction",
+        "contact_rule",
+        "circuit_state",
+        "batch_size",
+        "updated_at",
+    ]
+    list_filter = ["kind", "enabled", "sync_direction", "contact_rule", "circuit_state", "organization"]
     search_fields = ["name", "organization__name"]
     list_select_related = ["organization"]
     readonly_fields = [
@@ -103,7 +122,17 @@ class CrmConnectionAdmin(OrganizationScopedAdmin):
         ("Credentials", {"fields": ["credentials_status", "new_credentials"]}),
         (
             "Sync",
-            {"fields": [name for name in EDITABLE_FIELDS if name not in ("name", "enabled", "base_url")]},
+            {
+                "fields": [
+                    name
+                    for name in EDITABLE_FIELDS
+                    if name not in ("name", "enabled", "base_url") and not name.startswith("contact_rule")
+                ]
+            },
+        ),
+        (
+            "Contacts auto-sync takes",
+            {"fields": ["contact_rule", "contact_rule_tag", "contact_rule_subtype", RULE_EVENTS]},
         ),
         (
             "Circuit and cursors",
@@ -115,6 +144,14 @@ class CrmConnectionAdmin(OrganizationScopedAdmin):
         ),
         ("Timestamps", {"fields": ["created_at", "updated_at"]}),
     ]
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == RULE_EVENTS:
+            events = Event.objects.select_related("organization").order_by("organization__name", "name")
+            if not request.user.is_superuser:
+                events = events.filter(organization__in=self.member_organizations(request))
+            kwargs["queryset"] = events
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(self.readonly_fields)
@@ -137,6 +174,8 @@ class CrmConnectionAdmin(OrganizationScopedAdmin):
         """Writes go through the services (validation, audit); the form only collects values."""
         actor = Actor.for_user(request.user)
         values = {name: form.cleaned_data[name] for name in EDITABLE_FIELDS if name in form.cleaned_data}
+        if RULE_EVENTS in values:
+            values[RULE_EVENTS] = list(values[RULE_EVENTS])
         credentials = form.cleaned_data.get("new_credentials")
         with transaction.atomic():
             if change:
@@ -151,6 +190,11 @@ class CrmConnectionAdmin(OrganizationScopedAdmin):
                 )
         obj.pk = saved.pk
         obj.__dict__.update({k: v for k, v in saved.__dict__.items() if not k.startswith("_")})
+
+    def save_related(self, request, form, formsets, change):
+        """The events were set by the service in save_model (cleared when the rule does not use them)."""
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     def delete_model(self, request, obj):
         connection_delete(connection=obj, actor=Actor.for_user(request.user))

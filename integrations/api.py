@@ -10,6 +10,7 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.response import Response
 
 from accounts.actors import Actor
+from contacts.models import Contact
 from core.api import OrganizationScopedMixin
 from core.errors import NotFound
 from integrations import registry
@@ -24,6 +25,7 @@ from integrations.services import EDITABLE_FIELDS, connection_create, connection
 
 
 class ConnectionOutputSerializer(serializers.ModelSerializer):
+    contact_rule_events = serializers.SerializerMethodField()
     credentials_configured = serializers.SerializerMethodField()
     credentials_masked = serializers.SerializerMethodField()
     credentials_from_environment = serializers.SerializerMethodField()
@@ -53,6 +55,9 @@ class ConnectionOutputSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def get_contact_rule_events(self, obj) -> list[str]:
+        return sorted(str(event.pk) for event in obj.contact_rule_events.all())
+
     def get_credentials_configured(self, obj) -> bool:
         return bool(obj.credentials) or connection_uses_env_credentials(connection=obj)
 
@@ -81,6 +86,11 @@ class _ConnectionFieldsSerializer(serializers.Serializer):
     max_retries = serializers.IntegerField(min_value=0, max_value=100)
     conflict_strategy = serializers.ChoiceField(choices=CrmConnection.ConflictStrategy.choices)
     auto_sync = serializers.BooleanField()
+    sync_direction = serializers.ChoiceField(choices=CrmConnection.SyncDirection.choices)
+    contact_rule = serializers.ChoiceField(choices=CrmConnection.ContactRule.choices)
+    contact_rule_tag = serializers.CharField(max_length=100, allow_blank=True)
+    contact_rule_subtype = serializers.ChoiceField(choices=Contact.Subtype.choices, allow_blank=True)
+    contact_rule_events = serializers.ListField(child=serializers.UUIDField(), max_length=100)
     field_mapping = serializers.JSONField()
     settings = serializers.JSONField()
     credentials = serializers.JSONField(write_only=True)

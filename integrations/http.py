@@ -30,11 +30,13 @@ Connectors needing a different category for a CRM-specific body pass `classify=`
 
 from __future__ import annotations
 
+import contextvars
 import json as jsonlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -71,6 +73,29 @@ from integrations.ratelimit import (
 )
 
 logger = logging.getLogger("integrations.http")
+
+
+@dataclass
+class CallMeter:
+    """Calls sent and 429s received while it is active (call_metering), for a run's counts."""
+
+    calls: int = 0
+    rate_limited: int = 0
+
+
+_meter: contextvars.ContextVar[CallMeter | None] = contextvars.ContextVar("crm_call_meter", default=None)
+
+
+@contextmanager
+def call_metering() -> Iterator[CallMeter]:
+    """Count the CRM calls made in this context (this thread), whichever connector makes them."""
+    meter = CallMeter()
+    token = _meter.set(meter)
+    try:
+        yield meter
+    finally:
+        _meter.reset(token)
+
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 LOCKED_RETRY_AFTER = 2.0  # HubSpot 423: "locks last for 2 seconds"
@@ -409,6 +434,9 @@ class CrmHttpClient:
             self._log(method, url, params, None, 0.0, error=error)
             raise error
         started = time.monotonic()
+        meter = _meter.get()
+        if meter is not None:
+            meter.calls += 1
         try:
             # Never follow a redirect: it would carry the credentials to a host nobody checked.
             raw = self.session.request(
@@ -463,6 +491,8 @@ class CrmHttpClient:
             )
 
         error = self._error_for_response(raw, body)
+        if meter is not None and raw.status_code == 429:
+            meter.rate_limited += 1
         if isinstance(error, CrmRateLimited):
             self._rate_limit_policy_apply(error, body, observation)
             self._rate_limited(error, bucket)

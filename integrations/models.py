@@ -2,6 +2,7 @@
 
 from django.db import models
 
+from contacts.models import Contact
 from core.fields import EncryptedJSONField
 
 
@@ -29,6 +30,20 @@ class CrmConnection(models.Model):
         LOCAL_WINS = "local_wins", "Local wins"
         LATEST_TIMESTAMP = "latest_timestamp", "Latest timestamp wins"
         MANUAL_REVIEW = "manual_review", "Manual review"
+
+    class SyncDirection(models.TextChoices):
+        PUSH = "push", "Push only (local → CRM)"
+        PULL = "pull", "Pull only (CRM → local)"
+        BOTH = "both", "Both ways"
+
+    class ContactRule(models.TextChoices):
+        """Which contacts auto-sync sends to this CRM on its own (queueing by hand is never limited)."""
+
+        ALL = "all", "All contacts"
+        TAG = "tag", "Contacts with a tag"
+        SUBTYPE = "subtype", "Contacts of a subtype"
+        EVENT_REGISTRANTS = "event_registrants", "Registrants of given events"
+        SELECTED = "selected", "Only contacts queued by hand"
 
     class CircuitState(models.TextChoices):
         CLOSED = "closed", "Closed (syncing)"
@@ -60,7 +75,37 @@ class CrmConnection(models.Model):
     conflict_strategy = models.CharField(
         max_length=20, choices=ConflictStrategy.choices, default=ConflictStrategy.LATEST_TIMESTAMP
     )
-    auto_sync = models.BooleanField(default=True, help_text="Queue a contact again whenever it changes.")
+    auto_sync = models.BooleanField(
+        default=True,
+        help_text="Queue a contact whenever it is created or changes and the contact rule takes it.",
+    )
+    sync_direction = models.CharField(
+        max_length=8,
+        choices=SyncDirection.choices,
+        default=SyncDirection.BOTH,
+        help_text="A pull-only connection is never pushed to; a push-only one is never pulled from.",
+    )
+    contact_rule = models.CharField(
+        max_length=20,
+        choices=ContactRule.choices,
+        default=ContactRule.ALL,
+        help_text="Which contacts auto-sync queues for this CRM.",
+    )
+    contact_rule_tag = models.CharField(
+        max_length=100, blank=True, help_text="The tag, when the rule is 'Contacts with a tag'."
+    )
+    contact_rule_subtype = models.CharField(
+        max_length=16,
+        blank=True,
+        choices=Contact.Subtype.choices,
+        help_text="The subtype, when the rule is 'Contacts of a subtype'.",
+    )
+    contact_rule_events = models.ManyToManyField(
+        "contacts.Event",
+        blank=True,
+        related_name="+",
+        help_text="The events, when the rule is 'Registrants of given events'.",
+    )
     field_mapping = models.JSONField(
         default=dict,
         blank=True,
@@ -112,3 +157,11 @@ class CrmConnection(models.Model):
         """The end of a daily-quota hold still in force at `now`, else None."""
         until = self.quota_exhausted_until
         return until if until is not None and until > now else None
+
+    @property
+    def can_push(self) -> bool:
+        return self.sync_direction != self.SyncDirection.PULL
+
+    @property
+    def can_pull(self) -> bool:
+        return self.sync_direction != self.SyncDirection.PUSH

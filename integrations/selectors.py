@@ -12,7 +12,11 @@ from integrations.registry import get_connector_class
 
 
 def connection_list(*, organization, kind: str | None = None, enabled: bool | None = None) -> QuerySet:
-    queryset = CrmConnection.objects.filter(organization=organization).select_related("organization")
+    queryset = (
+        CrmConnection.objects.filter(organization=organization)
+        .select_related("organization")
+        .prefetch_related("contact_rule_events")
+    )
     if kind:
         queryset = queryset.filter(kind=kind)
     if enabled is not None:

@@ -4,6 +4,7 @@ Audit entries never hold credential values: only which credential fields changed
 """
 
 import copy
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -31,9 +32,16 @@ EDITABLE_FIELDS = (
     "max_retries",
     "conflict_strategy",
     "auto_sync",
+    "sync_direction",
+    "contact_rule",
+    "contact_rule_tag",
+    "contact_rule_subtype",
+    "contact_rule_events",
     "field_mapping",
     "settings",
 )
+# A many-to-many field: set after the row is saved, never with setattr.
+RULE_EVENTS = "contact_rule_events"
 
 
 def field_mapping_validate(value: Any) -> dict[str, str]:
@@ -76,6 +84,80 @@ def credentials_validate(value: Any) -> dict[str, Any]:
             details={"credentials": {k: "Must be a string or number." for k in map(str, bad)}},
         )
     return value
+
+
+def contact_rule_events_resolve(*, organization, events: Any) -> list:
+    """The organization's events named by `events` (ids or Event objects); any other id is a 400."""
+    from contacts.models import Event
+
+    if not isinstance(events, list | tuple):
+        raise InvalidInput(
+            "contact_rule_events must be a list of event ids.",
+            code="invalid_contact_rule",
+            details={RULE_EVENTS: ["Must be a list of event ids."]},
+        )
+    ids = []
+    for item in events:
+        key = item.pk if isinstance(item, Event) else item
+        try:
+            ids.append(uuid.UUID(str(key)))
+        except (TypeError, ValueError, AttributeError):
+            raise InvalidInput(
+                f"{key!r} is not an event id.",
+                code="invalid_contact_rule",
+                details={RULE_EVENTS: [f"{key!r} is not an event id."]},
+            ) from None
+    found = {e.pk: e for e in Event.objects.filter(organization=organization, pk__in=ids)}
+    missing = [str(i) for i in dict.fromkeys(ids) if i not in found]
+    if missing:
+        raise InvalidInput(
+            "contact_rule_events names events this organization does not have.",
+            code="invalid_contact_rule",
+            details={RULE_EVENTS: [f"No such event: {i}." for i in missing]},
+        )
+    return [found[i] for i in dict.fromkeys(ids)]
+
+
+def contact_rule_check(*, connection: CrmConnection, events: list) -> None:
+    """The rule names what it needs (a tag, a subtype, at least one event); other rules' values are cleared.
+
+    Clearing keeps what crm-config shows true: a connection never lists a tag its rule ignores.
+    """
+    from contacts.models import Contact
+
+    rule = connection.contact_rule
+    Rule = CrmConnection.ContactRule
+    if rule not in Rule.values:
+        raise InvalidInput(
+            f"Unknown contact_rule {rule!r}; valid: {', '.join(Rule.values)}.",
+            code="invalid_contact_rule",
+            details={"contact_rule": [f"Valid: {', '.join(Rule.values)}."]},
+        )
+    connection.contact_rule_tag = (connection.contact_rule_tag or "").strip()
+    if rule == Rule.TAG and not connection.contact_rule_tag:
+        raise InvalidInput(
+            "contact_rule 'tag' needs contact_rule_tag.",
+            code="invalid_contact_rule",
+            details={"contact_rule_tag": ["Required when contact_rule is 'tag'."]},
+        )
+    if rule == Rule.SUBTYPE and connection.contact_rule_subtype not in Contact.Subtype.values:
+        raise InvalidInput(
+            "contact_rule 'subtype' needs contact_rule_subtype.",
+            code="invalid_contact_rule",
+            details={"contact_rule_subtype": [f"One of {', '.join(Contact.Subtype.values)}."]},
+        )
+    if rule == Rule.EVENT_REGISTRANTS and not events:
+        raise InvalidInput(
+            "contact_rule 'event_registrants' needs at least one event.",
+            code="invalid_contact_rule",
+            details={RULE_EVENTS: ["At least one event when contact_rule is 'event_registrants'."]},
+        )
+    if rule != Rule.TAG:
+        connection.contact_rule_tag = ""
+    if rule != Rule.SUBTYPE:
+        connection.contact_rule_subtype = ""
+    if rule != Rule.EVENT_REGISTRANTS:
+        events.clear()
 
 
 def connection_check(connection: CrmConnection) -> None:
@@ -175,6 +257,10 @@ def _public_changes(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if k in EDITABLE_FIELDS}
 
 
+def _event_ids(events: list) -> list[str]:
+    return sorted(str(event.pk) for event in events)
+
+
 @transaction.atomic
 def connection_create(
     *,
@@ -190,12 +276,18 @@ def connection_create(
     if unknown:
         raise InvalidInput(f"Unknown fields: {', '.join(sorted(unknown))}.", code="unknown_fields")
     fields.setdefault("batch_size", connector_class.batch_size_max)
+    requested_events = fields.pop(RULE_EVENTS, None) or []
+    events = contact_rule_events_resolve(organization=organization, events=requested_events)
     connection = CrmConnection(
         organization=organization, kind=kind, credentials=credentials_validate(credentials or {}), **fields
     )
+    contact_rule_check(connection=connection, events=events)
     connection_check(connection)
     connection.credentials_hosts = connection_target_hosts(connection=connection)
     _save(connection)
+    if events:
+        connection.contact_rule_events.set(events)
+        fields[RULE_EVENTS] = _event_ids(events)
     audit_record(
         organization=organization,
         actor=actor,
@@ -231,11 +323,21 @@ def connection_update(
         raise InvalidInput(f"Unknown fields: {', '.join(sorted(unknown))}.", code="unknown_fields")
     connection = CrmConnection.objects.select_for_update().get(pk=connection.pk)
     stored = copy.copy(connection)
-    changes: dict[str, Any] = {}
+    old_events = list(connection.contact_rule_events.all())
+    if RULE_EVENTS in fields:
+        requested_events = fields.pop(RULE_EVENTS)
+        events = contact_rule_events_resolve(organization=connection.organization, events=requested_events)
+    else:
+        events = list(old_events)
+    before = {name: getattr(connection, name) for name in EDITABLE_FIELDS if name != RULE_EVENTS}
     for name, value in fields.items():
-        if getattr(connection, name) != value:
-            changes[name] = value
-            setattr(connection, name, value)
+        setattr(connection, name, value)
+    contact_rule_check(connection=connection, events=events)
+    changes: dict[str, Any] = {
+        name: getattr(connection, name) for name, old in before.items() if getattr(connection, name) != old
+    }
+    if _event_ids(events) != _event_ids(old_events):
+        changes[RULE_EVENTS] = _event_ids(events)
     outbound_check(connection)  # a refused target says so, before asking for credentials
     if credentials_rebind_check(stored=stored, changed=connection, credentials=credentials):
         replace_credentials = True
@@ -258,6 +360,8 @@ def connection_update(
     if not changes:
         return connection
     _save(connection)
+    if RULE_EVENTS in changes:
+        connection.contact_rule_events.set(events)
     audit_record(
         organization=connection.organization,
         actor=actor,

@@ -2,7 +2,7 @@
 
 from django.urls import include, path, re_path
 
-from sandbox import control
+from sandbox import control, control_pull
 from sandbox.emulators import (
     brevo,
     brevo_attributes,
@@ -110,6 +110,9 @@ urlpatterns = [
     path("<str:kind>/_control/reset", control.reset_view, name="control-reset"),
     path("<str:kind>/_control/requests", control.requests_view, name="control-requests"),
     path("<str:kind>/_control/records", control.records_view, name="control-records"),
+    path("<str:kind>/_control/records/edit", control_pull.edit_view, name="control-records-edit"),
+    path("<str:kind>/_control/records/merge", control_pull.merge_view, name="control-records-merge"),
+    path("<str:kind>/_control/records/generate", control_pull.generate_view, name="control-records-generate"),
     path("hubspot/", include(hubspot_patterns)),
     path("brevo/v3/", include(brevo_patterns)),
     path("mautic/", include(with_unknown_path(mautic_patterns, mautic.DIALECT))),

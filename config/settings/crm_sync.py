@@ -20,3 +20,17 @@ SYNC_RATE_LIMIT_DEFAULT_WAIT_SECONDS = env.float("SYNC_RATE_LIMIT_DEFAULT_WAIT_S
 SYNC_BULK_QUEUE_MAX_IDS = env.int("SYNC_BULK_QUEUE_MAX_IDS", default=1000)
 # Size cap of the last request / response kept per contact and CRM (bytes of JSON).
 SYNC_DEBUG_BODY_MAX_BYTES = env.int("SYNC_DEBUG_BODY_MAX_BYTES", default=8192)
+# Pull (crm_sync/services/pull.py). A running pull whose heartbeat (moved by every page) is
+# older than this is taken for dead (its worker was killed) and a new pull of that source may start.
+SYNC_PULL_STALE_SECONDS = env.int("SYNC_PULL_STALE_SECONDS", default=900)
+# Retries of one page after a 429, timeout or outage, from the saved cursor, before the run
+# ends and leaves the rest to the next scheduled pull; each wait is capped at the second value.
+SYNC_PULL_PAGE_RETRIES = env.int("SYNC_PULL_PAGE_RETRIES", default=3)
+SYNC_PULL_RETRY_MAX_WAIT_SECONDS = env.float("SYNC_PULL_RETRY_MAX_WAIT_SECONDS", default=30.0)
+# Size caps of what a pull stores: a record's raw JSON (bytes) and one pulled text value (chars).
+SYNC_PULL_RAW_MAX_BYTES = env.int("SYNC_PULL_RAW_MAX_BYTES", default=16384)
+SYNC_PULL_VALUE_MAX_CHARS = env.int("SYNC_PULL_VALUE_MAX_CHARS", default=10000)
+# A pull task works this long, then hands the rest to a fresh task (the cursor keeps its place).
+SYNC_PULL_TASK_MAX_SECONDS = env.float("SYNC_PULL_TASK_MAX_SECONDS", default=240.0)
+# Read the next page from the CRM while the current one is written (a second thread).
+SYNC_PULL_PREFETCH = env.bool("SYNC_PULL_PREFETCH", default=True)

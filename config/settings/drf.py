@@ -39,5 +39,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     # Several serializers have a field called "status"; name the contact's so clients get a stable type.
-    "ENUM_NAME_OVERRIDES": {"ContactStatusEnum": "contacts.models.Contact.Status"},
+    "ENUM_NAME_OVERRIDES": {
+        "ContactStatusEnum": "contacts.models.Contact.Status",
+        "ContactSubtypeEnum": "contacts.models.Contact.Subtype",
+        "ConflictStatusEnum": "crm_sync.models.SyncConflict.Status",
+    },
 }

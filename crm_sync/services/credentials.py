@@ -213,6 +213,19 @@ def _rate_limit(connection, *, now) -> dict:
     return {"state": "ok", "policy": None, "until": None, "message": ""}
 
 
+def _contact_rule(connection) -> dict:
+    """Which contacts auto-sync queues for the connection, with the value its rule names."""
+    rule = {"kind": connection.contact_rule}
+    if connection.contact_rule == CrmConnection.ContactRule.TAG:
+        rule["tag"] = connection.contact_rule_tag
+    elif connection.contact_rule == CrmConnection.ContactRule.SUBTYPE:
+        rule["subtype"] = connection.contact_rule_subtype
+    elif connection.contact_rule == CrmConnection.ContactRule.EVENT_REGISTRANTS:
+        events = sorted(connection.contact_rule_events.all(), key=lambda e: e.name)
+        rule["events"] = [{"id": str(event.pk), "name": event.name} for event in events]
+    return rule
+
+
 def crm_config(*, organization) -> dict:
     """Per CRM: enabled, credentials configured (never the secret), schedule, batch, retries,
     capabilities, the circuit, rate limiting (a spent daily quota and until when), and the custom
@@ -222,6 +235,7 @@ def crm_config(*, organization) -> dict:
     for connection in (
         CrmConnection.objects.filter(organization=organization)
         .select_related("organization")
+        .prefetch_related("contact_rule_events")
         .order_by("-enabled", "pk")
     ):
         stored.setdefault(connection.kind, connection)
@@ -242,6 +256,9 @@ def crm_config(*, organization) -> dict:
             "pull_interval_seconds": connection.pull_interval_seconds,
             "batch_size": connections.batch_size(connection),
             "auto_sync": connection.auto_sync,
+            "sync_direction": connection.sync_direction,
+            "conflict_strategy": connection.conflict_strategy,
+            "contact_rule": _contact_rule(connection),
             "retry_policy": {
                 "base_seconds": connection.retry_base_seconds,
                 "cap_seconds": connection.retry_cap_seconds,

@@ -12,16 +12,17 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from accounts.actors import Actor
 from accounts.services import audit_record
-from contacts.models import Contact
+from contacts.models import Contact, Registration
 from core.errors import InvalidInput, NotFound
 from crm_sync import connections
 from crm_sync.models import ContactSyncState, Priority, ProcessingStatus, SyncStatus
 from crm_sync.services.statements import states_insert_queued, states_requeue
+from integrations.models import CrmConnection
 
 ACTIVE_STATUSES = (SyncStatus.QUEUED, SyncStatus.PROCESSING)
 PRIORITIES = {"normal": Priority.NORMAL, "high": Priority.HIGH}
@@ -307,19 +308,21 @@ def contacts_queue_selected(
     return count
 
 
-def contacts_requeue_changed(*, organization, contact_ids: list) -> int:
+def contacts_requeue_changed(
+    *, organization, contact_ids: list, exclude_connection_id: int | None = None
+) -> int:
     """Queue changed contacts again for every enabled auto-sync connection that has them.
 
     Only contacts already selected for a CRM (a state row exists) are re-queued; an
     unchanged payload is then completed by the pushed_hash check without a call.
+    `exclude_connection_id` is the connection a pulled change came from.
     """
     if not contact_ids:
         return 0
-    connection_ids = list(
-        connections.pushable_connections()
-        .filter(organization=organization, auto_sync=True)
-        .values_list("pk", flat=True)
-    )
+    auto = connections.pushable_connections().filter(organization=organization, auto_sync=True)
+    if exclude_connection_id is not None:
+        auto = auto.exclude(pk=exclude_connection_id)
+    connection_ids = list(auto.values_list("pk", flat=True))
     if not connection_ids:
         return 0
     now = timezone.now()
@@ -327,3 +330,78 @@ def contacts_requeue_changed(*, organization, contact_ids: list) -> int:
         connection_id__in=connection_ids, contact_id__in=list(contact_ids)
     ).exclude(sync_status=SyncStatus.QUEUED, processing_status=ProcessingStatus.QUEUED)
     return states_requeue(states=states, now=now, priority=F("priority"))
+
+
+def _rule_matches(connection) -> Q:
+    """The contacts `connection`'s contact rule takes, as a filter on Contact (no query of its own)."""
+    Rule = CrmConnection.ContactRule
+    rule = connection.contact_rule
+    if rule == Rule.TAG:
+        return Q(tags__has=connection.contact_rule_tag)
+    if rule == Rule.SUBTYPE:
+        return Q(subtype=connection.contact_rule_subtype)
+    if rule == Rule.EVENT_REGISTRANTS:
+        events = CrmConnection.contact_rule_events.through.objects.filter(crmconnection_id=connection.pk)
+        return Q(
+            Exists(
+                Registration.objects.filter(contact=OuterRef("pk"), event_id__in=events.values("event_id"))
+            )
+        )
+    return Q()
+
+
+def contacts_autoqueue_new(
+    *, organization, contact_ids: list, exclude_connection_id: int | None = None
+) -> int:
+    """Queue contacts that no state row ties to a connection yet, for each auto-sync connection whose
+    contact rule takes them (new contacts, and contacts that now match a rule).
+
+    One query for the connections, then one INSERT … SELECT per connection whatever the
+    number of contacts: the rule is a filter inside the SELECT, and contacts that already
+    have a row (queued, synced, or deliberately left alone) are skipped by ON CONFLICT.
+    Contacts without an email are left out, as every queueing path leaves them.
+    `exclude_connection_id` is the connection a pulled change came from (no echo).
+    """
+    if not contact_ids:
+        return 0
+    auto = (
+        connections.pushable_connections()
+        .filter(organization=organization, auto_sync=True)
+        .exclude(contact_rule=CrmConnection.ContactRule.SELECTED)
+    )
+    if exclude_connection_id is not None:
+        auto = auto.exclude(pk=exclude_connection_id)
+    auto_connections = list(auto.only("pk", "contact_rule", "contact_rule_tag", "contact_rule_subtype"))
+    if not auto_connections:
+        return 0
+    now = timezone.now()
+    candidates = Contact.objects.filter(organization=organization, pk__in=list(contact_ids)).exclude(email="")
+    count = 0
+    for connection in auto_connections:
+        count += states_insert_queued(
+            contact_ids=candidates.filter(_rule_matches(connection)).values("pk"),
+            connection_id=connection.pk,
+            now=now,
+        )
+    return count
+
+
+def contact_queue_for_connection(*, contact_id, connection, force: bool = True) -> int:
+    """Queue one contact for one given connection (a push-back after a pull or a resolved conflict).
+
+    `force` clears the pushed hash: the CRM holds another value now, so a payload equal to
+    the last one pushed must still be sent. A pull-only connection is never queued for (0).
+    """
+    if not connection.can_push:
+        return 0
+    now = timezone.now()
+    with transaction.atomic():
+        states = ContactSyncState.objects.filter(contact_id=contact_id, connection=connection)
+        count = states_requeue(states=states, now=now, force=force)
+        if not count:
+            count = states_insert_queued(
+                contact_ids=Contact.objects.filter(pk=contact_id).exclude(email="").values("pk"),
+                connection_id=connection.pk,
+                now=now,
+            )
+    return count

@@ -63,13 +63,24 @@ class PushResult:
 
 @dataclass
 class RemoteRecord:
-    """One object read from a CRM (a contact, a deal...)."""
+    """One object read from a CRM (a contact, a deal...).
+
+    `properties` carry mapped fields under local names (the rest keep the CRM's names);
+    `raw` is the object as the CRM sent it. `archived` marks a record the CRM archived or
+    deleted; `merged_ids` are ids the CRM merged into this one (they point at it from now on).
+    `links` name related records by object type: {"contacts": "<the CRM's contact id>"}.
+    """
 
     remote_id: str
     object_type: str
     properties: dict[str, Any]
     updated_at: datetime | None = None
     email: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+    archived: bool = False
+    archived_at: datetime | None = None
+    merged_ids: tuple[str, ...] = ()
+    links: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -178,6 +189,29 @@ class Connector:
 
     def pull_deals(self, *, since: datetime | None, cursor: str | None = None) -> Iterator[Page]:
         self._unsupported(Capability.PULL_DEALS)
+
+    def pull_object_types(self) -> tuple[str, ...]:
+        """The object types a pull reads from this connection, contacts first."""
+        types = []
+        if self.supports(Capability.PULL_CONTACTS):
+            types.append("contacts")
+        if self.supports(Capability.PULL_DEALS):
+            types.append("deals")
+        return tuple(types)
+
+    def pull(self, object_type: str, *, since: datetime | None, cursor: str | None = None) -> Iterator[Page]:
+        """Pages of `object_type` changed since `since` (or resumed at `cursor`), oldest first.
+
+        Each page's next_cursor resumes right after it; the last page's is None.
+        """
+        if object_type not in self.pull_object_types():
+            raise CapabilityNotSupported(
+                f"{self.kind} does not pull {object_type!r}; it pulls {list(self.pull_object_types())}",
+                crm=self.kind,
+            )
+        if object_type == "contacts":
+            return self.pull_contacts(since=since, cursor=cursor)
+        return self.pull_deals(since=since, cursor=cursor)
 
     def list_properties(self, *, object_type: str) -> list[RemoteProperty]:
         self._unsupported(Capability.SYNC_PROPERTIES)

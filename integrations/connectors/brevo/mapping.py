@@ -200,6 +200,7 @@ def remote_record(*, item: dict[str, Any], mapping: dict[str, str]) -> RemoteRec
         properties=properties,
         updated_at=parse_datetime(item.get("modifiedAt")),
         email=email,
+        raw=item,
     )
 
 

@@ -60,6 +60,9 @@ class HubSpotClient(CrmHttpClient):
         # Search is exempt from the 10-second burst limit but has its own per-second one.
         return self.post(f"/crm/v3/objects/{object_type}/search", json=body, limiter="search")
 
+    def list_objects(self, object_type: str, *, params: dict[str, Any]) -> CrmResponse:
+        return self.get(f"/crm/v3/objects/{object_type}", params=params)
+
     # -- account --------------------------------------------------------------------------
     def account_details(self) -> CrmResponse:
         return self.get("/account-info/v3/details")

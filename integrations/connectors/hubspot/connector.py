@@ -9,9 +9,11 @@ already exists. Existing ID: N" (an email held as another contact's additional e
 becomes an update of contact N.
 
 Pull: POST /crm/v3/objects/{contacts|deals}/search on lastmodifieddate (deals:
-hs_lastmodifieddate) GTE the cursor, ascending, 200 a page. Search stops at 10,000 results
-per query, so before `after` would pass that, the query restarts anchored on the last
-timestamp seen (dropping ids already returned at that exact timestamp).
+hs_lastmodifieddate) GTE the cursor, ascending, 200 a page, through the search limiter (5 a
+second). Search stops at 10,000 results per query, so before `after` would pass that, the
+query restarts anchored on the last timestamp seen, skipping the ids already returned at that
+exact millisecond; a millisecond holding a whole window is read by id. Then the archived
+records (list endpoint, archived=true), which search never returns.
 """
 
 import json
@@ -42,6 +44,7 @@ from . import mapping
 from .client import HubSpotClient
 
 SEARCH_PAGE_SIZE = 200
+LIST_PAGE_SIZE = 100
 SEARCH_RESULT_CAP = 10_000
 DEFAULT_OVERLAP_SECONDS = 300  # search is eventually consistent: re-read the last 5 minutes
 
@@ -325,51 +328,106 @@ class HubSpotConnector(Connector):
         return self._pull("deals", since=since, cursor=cursor)
 
     def _pull(self, object_type: str, *, since: datetime | None, cursor: str | None) -> Iterator[Page]:
-        """Yield pages; each page's next_cursor resumes right after it (None at the end)."""
+        """Yield pages; each page's next_cursor resumes right after it (None at the end).
+
+        Phases: "window" searches lastmodifieddate ascending, re-anchored before the result
+        cap; "tie" reads, by id, one millisecond that alone fills a window; "archived" lists
+        the archived records (search never returns them) when settings.pull_archived is on.
+        """
         state = self._cursor_state(since, cursor)
         modified = mapping.MODIFIED_PROPERTY[object_type]
         properties = sorted(
             set(mapping.PULL_PROPERTIES[object_type])
             | (set(self.field_mapping.values()) if object_type == "contacts" else set())
         )
+        field_mapping = self.field_mapping if object_type == "contacts" else None
         while True:
-            body = {
-                "filterGroups": [
-                    {
-                        "filters": [
-                            {
-                                "propertyName": modified,
-                                "operator": state.get("op", "GTE"),
-                                "value": str(state["anchor"]),
-                            }
-                        ]
-                    }
-                ],
-                "sorts": [{"propertyName": modified, "direction": "ASCENDING"}],
-                "properties": properties,
-                "limit": SEARCH_PAGE_SIZE,
-                "after": str(state["after"]),
-            }
-            data = self.client.search(object_type, body).data or {}
-            raw = data.get("results") or []
-            skip = set(state.get("skip", []))
-            field_mapping = self.field_mapping if object_type == "contacts" else None
-            records = [
-                mapping.record_from_object(obj, object_type=object_type, field_mapping=field_mapping)
-                for obj in raw
-                if str(obj.get("id")) not in skip
-            ]
-            next_after = ((data.get("paging") or {}).get("next") or {}).get("after")
-            state = self._advance(state, records, raw, next_after)
+            phase = state.get("phase", "window")
+            if phase == "archived":
+                data = (
+                    self.client.list_objects(
+                        object_type,
+                        params={
+                            "archived": "true",
+                            "limit": LIST_PAGE_SIZE,
+                            "properties": ",".join(properties),
+                            **({"after": state["after"]} if state.get("after") else {}),
+                        },
+                    ).data
+                    or {}
+                )
+                raw = data.get("results") or []
+                records = [
+                    mapping.record_from_object(obj, object_type=object_type, field_mapping=field_mapping)
+                    for obj in raw
+                    if obj.get("archived") is True
+                ]
+                next_after = ((data.get("paging") or {}).get("next") or {}).get("after")
+                state = {"phase": "archived", "after": str(next_after)} if next_after else None
+            else:
+                data = (
+                    self.client.search(object_type, self._search_body(state, modified, properties)).data or {}
+                )
+                raw = data.get("results") or []
+                skip = set(state.get("skip", []))
+                records = [
+                    mapping.record_from_object(obj, object_type=object_type, field_mapping=field_mapping)
+                    for obj in raw
+                    if str(obj.get("id")) not in skip
+                ]
+                next_after = ((data.get("paging") or {}).get("next") or {}).get("after")
+                if phase == "tie":
+                    state = self._advance_tie(state, raw, next_after)
+                else:
+                    state = self._advance(state, records, raw, next_after, cap=self._result_cap)
+                if state is None and self._pull_archived:
+                    state = {"phase": "archived", "after": ""}
             yield Page(records=records, next_cursor=json.dumps(state) if state else None, raw_count=len(raw))
             if not state:
                 return
+
+    @property
+    def _result_cap(self) -> int:
+        """Search's result cap (10,000); a sandbox with a smaller cap sets settings.search_result_cap."""
+        cap = (self.connection.settings or {}).get("search_result_cap", SEARCH_RESULT_CAP)
+        return max(int(cap), SEARCH_PAGE_SIZE * 2)
+
+    @property
+    def _pull_archived(self) -> bool:
+        return bool((self.connection.settings or {}).get("pull_archived", True))
+
+    @staticmethod
+    def _search_body(state: dict, modified: str, properties: list[str]) -> dict:
+        if state.get("phase") == "tie":
+            anchor = int(state["anchor"])
+            filters = [
+                {"propertyName": modified, "operator": "GTE", "value": str(anchor)},
+                {"propertyName": modified, "operator": "LT", "value": str(anchor + 1)},
+                {"propertyName": "hs_object_id", "operator": "GT", "value": str(state.get("after_id", 0))},
+            ]
+            sorts = [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]
+            after = "0"
+        else:
+            filters = [
+                {"propertyName": modified, "operator": state.get("op", "GTE"), "value": str(state["anchor"])}
+            ]
+            sorts = [{"propertyName": modified, "direction": "ASCENDING"}]
+            after = str(state["after"])
+        return {
+            "filterGroups": [{"filters": filters}],
+            "sorts": sorts,
+            "properties": properties,
+            "limit": SEARCH_PAGE_SIZE,
+            "after": after,
+        }
 
     def _cursor_state(self, since: datetime | None, cursor: str | None) -> dict:
         if cursor:
             try:
                 state = json.loads(cursor)
-                if isinstance(state, dict) and "anchor" in state and "after" in state:
+                if isinstance(state, dict) and (
+                    ("anchor" in state and "after" in state) or state.get("phase") == "archived"
+                ):
                     return state
             except ValueError:
                 pass
@@ -379,25 +437,48 @@ class HubSpotConnector(Connector):
         return {"anchor": max(0, anchor), "after": 0, "op": "GTE", "skip": []}
 
     @staticmethod
-    def _advance(state: dict, records, raw: list, next_after) -> dict | None:
-        """The state after a page, or None when nothing more is there now."""
+    def _advance(state: dict, records, raw: list, next_after, *, cap: int = SEARCH_RESULT_CAP) -> dict | None:
+        """The state after a page of a window, or None when nothing more is there now.
+
+        `tail_ms`/`tail_ids` follow the ids read at the newest millisecond of the window, so
+        a re-anchored window (GTE that millisecond) skips exactly those: nothing at the edge
+        is lost and nothing is read twice, whatever order the CRM gives equal timestamps.
+        """
+        tail_ms, tail_ids = state.get("tail_ms"), list(state.get("tail_ids", []))
+        for record in records:
+            if record.updated_at is None:
+                continue
+            ms = mapping.to_epoch_ms(record.updated_at)
+            if ms != tail_ms:
+                tail_ms, tail_ids = ms, []
+            tail_ids.append(record.remote_id)
         if not next_after:
             return None
         after = int(next_after)
-        if after + SEARCH_PAGE_SIZE < SEARCH_RESULT_CAP:  # re-anchor from after=9,800 on
+        if after + SEARCH_PAGE_SIZE < cap:  # re-anchor from the last page under the cap on
+            return {**state, "after": after, "tail_ms": tail_ms, "tail_ids": tail_ids}
+        if tail_ms is None:
             return {**state, "after": after}
-        # Re-anchor before the 10,000-result cap: restart from the last timestamp seen.
-        last = next((r for r in reversed(records) if r.updated_at), None)
-        if last is None:
-            return {**state, "after": after}
-        anchor = mapping.to_epoch_ms(last.updated_at)
-        if anchor == state["anchor"]:
-            # 10,000 records share one millisecond: nothing left to do but move past it.
-            return {"anchor": anchor, "after": 0, "op": "GT", "skip": []}
-        same_ms = [
-            r.remote_id for r in records if r.updated_at and mapping.to_epoch_ms(r.updated_at) == anchor
-        ]
-        return {"anchor": anchor, "after": 0, "op": "GTE", "skip": same_ms}
+        if tail_ms == state["anchor"]:
+            # One millisecond fills the whole window: read it by id (skipping the ids this
+            # window already returned at it), then move past it.
+            return {"phase": "tie", "anchor": tail_ms, "after_id": 0, "skip": tail_ids}
+        return {
+            "anchor": tail_ms,
+            "after": 0,
+            "op": "GTE",
+            "skip": tail_ids,
+            "tail_ms": tail_ms,
+            "tail_ids": tail_ids,
+        }
+
+    @staticmethod
+    def _advance_tie(state: dict, raw: list, next_after) -> dict:
+        """Within one millisecond, keyset on id; then the window restarts just after it."""
+        ids = [int(obj["id"]) for obj in raw if str(obj.get("id", "")).isdigit()]
+        if next_after and ids:
+            return {**state, "after_id": max(ids)}
+        return {"anchor": int(state["anchor"]) + 1, "after": 0, "op": "GTE", "skip": []}
 
     # -- properties -----------------------------------------------------------------------
     def list_properties(self, *, object_type: str) -> list[RemoteProperty]:

@@ -40,6 +40,7 @@ PULL_PROPERTIES = {
         "jobtitle",
         "lastmodifieddate",
         "createdate",
+        "hs_merged_object_ids",
     ],
     "deals": [
         "dealname",
@@ -49,6 +50,7 @@ PULL_PROPERTIES = {
         "dealstage",
         "hs_lastmodifieddate",
         "createdate",
+        "hs_merged_object_ids",
     ],
 }
 MODIFIED_PROPERTY = {"contacts": "lastmodifieddate", "deals": "hs_lastmodifieddate"}
@@ -152,12 +154,18 @@ def record_from_object(
         obj.get("updatedAt")
     )
     email = raw.get("email") or None
+    merged = str(raw.get("hs_merged_object_ids") or "")
+    archived = bool(obj.get("archived"))
     return RemoteRecord(
         remote_id=str(obj.get("id")),
         object_type=object_type,
         properties=properties,
         updated_at=updated,
         email=email.lower() if isinstance(email, str) else None,
+        raw=dict(obj),
+        archived=archived,
+        archived_at=parse_timestamp(obj.get("archivedAt")) if archived else None,
+        merged_ids=tuple(part.strip() for part in merged.split(";") if part.strip()),
     )
 
 

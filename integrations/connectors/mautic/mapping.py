@@ -197,6 +197,7 @@ def remote_record(*, contact: dict[str, Any], mapping: dict[str, str], zone: tzi
         properties=properties,
         updated_at=parse_datetime(contact.get("dateModified") or contact.get("dateAdded"), zone=zone),
         email=email,
+        raw=contact,
     )
 
 

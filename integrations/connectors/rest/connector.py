@@ -225,6 +225,33 @@ class RestConnector(Connector):
         params.update(pager.params(token))
         return params
 
+    # Local object type names of entities whose CRM name differs (TopProducer: deals are transactions).
+    object_type_names: ClassVar[dict[str, str]] = {}
+
+    def pull_object_types(self) -> tuple[str, ...]:
+        """Every entity this connection has an endpoint for, contacts first."""
+        try:
+            configured = set(self.config.endpoints)
+        except CrmError:
+            return ()
+        entities = [entity for entity in ENTITIES if entity in configured]
+        entities.sort(key=lambda entity: entity != "contacts")
+        return tuple(self.object_type_names.get(entity, entity) for entity in entities)
+
+    def pull(self, object_type: str, *, since: datetime | None, cursor: str | None = None) -> Iterator[Page]:
+        if object_type not in self.pull_object_types():
+            raise CapabilityNotSupported(
+                f"{self.kind} does not pull {object_type!r}; it pulls {list(self.pull_object_types())}",
+                crm=self.kind,
+            )
+        entity = {name: entity for entity, name in self.object_type_names.items()}.get(
+            object_type, object_type
+        )
+        for page in self.read_entity(entity, since=since, cursor=cursor):
+            for record in page.records:
+                record.object_type = object_type
+            yield page
+
     def pull_contacts(self, *, since: datetime | None, cursor: str | None = None) -> Iterator[Page]:
         return self.read_entity("contacts", since=since, cursor=cursor)
 

@@ -123,10 +123,14 @@ def record_from_item(
         if name not in consumed and name not in properties:
             properties[name] = value
     email = properties.get("email")
+    contact_id = properties.get("contact_id") if object_type != "contacts" else None
     return RemoteRecord(
         remote_id=str(remote_id),
         object_type=object_type,
         properties=properties,
         updated_at=parse_timestamp(path_get(item, updated_at_path, None)),
         email=email.strip().lower() if isinstance(email, str) and email.strip() else None,
+        raw=item,
+        archived=bool(item.get("archived") or item.get("deleted")),
+        links={"contacts": str(contact_id)} if contact_id not in (None, "") else {},
     )

@@ -18,3 +18,4 @@ class TopProducerConnector(RestConnector):
     default_settings = TOPPRODUCER_SETTINGS
     default_field_mapping = dict(TOPPRODUCER_SETTINGS["field_maps"]["contacts"])
     config_serializer = preset_serializer("TopProducerSettingsSerializer", TOPPRODUCER_SETTINGS)
+    object_type_names = {"deals": "transactions"}

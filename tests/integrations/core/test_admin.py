@@ -32,6 +32,8 @@ def form_data(org, **overrides):
         "retry_cap_seconds": 3600,
         "max_retries": 5,
         "conflict_strategy": "remote_wins",
+        "sync_direction": "both",
+        "contact_rule": "all",
         "field_mapping": "{}",
         "settings": "{}",
     }

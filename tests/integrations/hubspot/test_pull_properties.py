@@ -18,7 +18,8 @@ BASE = "https://api.hubapi.com"
 
 @pytest.fixture
 def connector(org):
-    return HubSpotConnector(CrmConnectionFactory(organization=org))
+    # The search phase alone; the archived listing after it has its own tests.
+    return HubSpotConnector(CrmConnectionFactory(organization=org, settings={"pull_archived": False}))
 
 
 def obj(n: int, ms: int) -> dict:
@@ -260,3 +261,144 @@ def test_pulled_contacts_use_local_names_for_mapped_properties(connector, mocked
         "job_title": "CTO",
         "hs_lead_status": "NEW",
     }
+
+
+def test_a_reanchor_skips_every_id_already_read_at_the_edge_millisecond(connector, mocked_responses):
+    """Ids read at the window's last millisecond on earlier pages are skipped too."""
+    url = f"{BASE}/crm/v3/objects/contacts/search"
+    cursor = json.dumps({"anchor": 5, "after": 9400, "op": "GTE", "skip": []})
+    bodies = []
+
+    def page(request):
+        body = json.loads(request.body)
+        bodies.append(body)
+        if len(bodies) == 1:  # after=9400: the edge millisecond 2000 starts here
+            return (
+                200,
+                {},
+                json.dumps(
+                    {
+                        "total": 20000,
+                        "results": [obj(1, 1000), obj(2, 2000)],
+                        "paging": {"next": {"after": "9600"}},
+                    }
+                ),
+            )
+        if len(bodies) == 2:  # after=9600: more at 2000, then the cap is near
+            return (
+                200,
+                {},
+                json.dumps(
+                    {
+                        "total": 20000,
+                        "results": [obj(3, 2000), obj(4, 2000)],
+                        "paging": {"next": {"after": "9800"}},
+                    }
+                ),
+            )
+        return (
+            200,
+            {},
+            json.dumps({"total": 4, "results": [obj(2, 2000), obj(4, 2000), obj(3, 2000), obj(5, 2000)]}),
+        )
+
+    mocked_responses.add_callback("POST", url, callback=page)
+    pages = list(connector.pull_contacts(since=None, cursor=cursor))
+    assert bodies[2]["filterGroups"][0]["filters"][0] == {
+        "propertyName": "lastmodifieddate", "operator": "GTE", "value": "2000",
+    }  # fmt: skip
+    assert [r.remote_id for p in pages for r in p.records] == ["1", "2", "3", "4", "5"]
+
+
+def test_a_millisecond_filling_a_whole_window_is_read_by_id(connector, mocked_responses):
+    url = f"{BASE}/crm/v3/objects/contacts/search"
+    cursor = json.dumps(
+        {"anchor": 2000, "after": 9600, "op": "GTE", "skip": [], "tail_ms": 2000, "tail_ids": ["7"]}
+    )
+    bodies = []
+
+    def page(request):
+        body = json.loads(request.body)
+        bodies.append(body)
+        if len(bodies) == 1:
+            return (
+                200,
+                {},
+                json.dumps(
+                    {
+                        "total": 20000,
+                        "results": [obj(8, 2000), obj(9, 2000)],
+                        "paging": {"next": {"after": "9800"}},
+                    }
+                ),
+            )
+        if len(bodies) == 2:  # the tie phase: the same millisecond, by id
+            return (
+                200,
+                {},
+                json.dumps(
+                    {"total": 5, "results": [obj(7, 2000), obj(10, 2000)], "paging": {"next": {"after": "2"}}}
+                ),
+            )
+        if len(bodies) == 3:
+            return 200, {}, json.dumps({"total": 5, "results": [obj(11, 2000)]})
+        return 200, {}, json.dumps({"total": 1, "results": [obj(12, 2001)]})
+
+    mocked_responses.add_callback("POST", url, callback=page)
+    pages = list(connector.pull_contacts(since=None, cursor=cursor))
+    tie = bodies[1]
+    assert tie["sorts"] == [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]
+    assert {f["operator"]: f["value"] for f in tie["filterGroups"][0]["filters"]} == {
+        "GTE": "2000", "LT": "2001", "GT": "0",
+    }  # fmt: skip
+    assert bodies[2]["filterGroups"][0]["filters"][2]["value"] == "10"  # keyset on the last id
+    assert bodies[3]["filterGroups"][0]["filters"][0] == {
+        "propertyName": "lastmodifieddate", "operator": "GTE", "value": "2001",
+    }  # fmt: skip
+    assert [r.remote_id for p in pages for r in p.records] == ["8", "9", "10", "11", "12"]
+
+
+def test_after_the_search_pass_archived_records_are_listed_and_marked(org, mocked_responses):
+    connector = HubSpotConnector(CrmConnectionFactory(organization=org))
+    mocked_responses.add(
+        "POST", f"{BASE}/crm/v3/objects/contacts/search", json={"total": 1, "results": [obj(1, 10)]}
+    )
+    archived = {
+        "id": "9",
+        "archived": True,
+        "archivedAt": "2026-01-02T00:00:00Z",
+        "properties": {"email": "gone@x.io"},
+    }
+    mocked_responses.add(
+        "GET",
+        f"{BASE}/crm/v3/objects/contacts",
+        match=[matchers.query_param_matcher({"archived": "true", "limit": "100"}, strict_match=False)],
+        json={
+            "results": [archived, {"id": "2", "archived": False, "properties": {}}],
+            "paging": {"next": {"after": "x1"}},
+        },
+    )
+    mocked_responses.add(
+        "GET",
+        f"{BASE}/crm/v3/objects/contacts",
+        match=[matchers.query_param_matcher({"archived": "true", "after": "x1"}, strict_match=False)],
+        json={"results": []},
+    )
+    pages = list(connector.pull_contacts(since=None))
+    assert [len(p.records) for p in pages] == [1, 1, 0]
+    gone = pages[1].records[0]
+    assert gone.remote_id == "9" and gone.archived and gone.archived_at == datetime(2026, 1, 2, tzinfo=UTC)
+    assert json.loads(pages[0].next_cursor) == {"phase": "archived", "after": ""}
+    assert pages[2].next_cursor is None
+
+
+def test_merged_ids_are_read_from_hs_merged_object_ids(connector, mocked_responses):
+    survivor = {
+        "id": "5",
+        "properties": {"email": "a@x.io", "lastmodifieddate": "10", "hs_merged_object_ids": "3;4"},
+    }
+    mocked_responses.add(
+        "POST", f"{BASE}/crm/v3/objects/contacts/search", json={"total": 1, "results": [survivor]}
+    )
+    record = next(iter(connector.pull_contacts(since=None))).records[0]
+    assert record.merged_ids == ("3", "4") and record.raw["id"] == "5"

@@ -1,0 +1,247 @@
+"""Pulls from the sandbox CRMs over real HTTP (live_server): every source's mapping, HubSpot's cap
+with equal timestamps at the window edge, records changed, archived and merged in the CRM, and a
+pull running while a push of the same connection holds its batch.
+"""
+
+from datetime import UTC, datetime
+
+import pytest
+import requests
+
+from contacts.models import Contact
+from crm_sync.models import ContactSyncState, ProcessingStatus, PullCursor, RemoteRecord, SyncRun, SyncStatus
+from crm_sync.services.payloads import contact_payload_build
+from crm_sync.services.pull import pull_run
+from crm_sync.services.push import push_batch_process
+from integrations.connectors.base import ContactPayload
+from integrations.models import CrmConnection
+from integrations.registry import connector_for
+from sandbox.demo import demo_connections
+from tests.contacts.factories import ContactFactory
+from tests.integrations.rest.sandbox_support import Sandbox, require_sandbox
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PUSH_KINDS = ("hubspot", "brevo", "mautic", "brivity", "topproducer", "rest")
+
+
+@pytest.fixture(autouse=True)
+def _needs_sandbox():
+    require_sandbox("HubSpot", "/sandbox/hubspot/account-info/v3/details")
+
+
+@pytest.fixture(autouse=True)
+def _read_ahead(settings):
+    """As in production: committed data (transactional tests), so the reading thread sees it."""
+    settings.SYNC_PULL_PREFETCH = True
+
+
+@pytest.fixture
+def make_connection(live_server):
+    def make(kind: str, organization, **settings) -> CrmConnection:
+        values = demo_connections(f"{live_server.url}/sandbox")[kind]
+        return CrmConnection.objects.create(
+            organization=organization,
+            kind=kind,
+            name=f"pull-{kind}",
+            base_url=values["base_url"],
+            credentials=values["credentials"],
+            settings={**values.get("settings", {}), "read_timeout": 10, **settings},
+            conflict_strategy="remote_wins",
+        )
+
+    return make
+
+
+def box(live_server, kind: str) -> Sandbox:
+    sandbox = Sandbox(live_server.url, kind)
+    sandbox.reset()
+    return sandbox
+
+
+def payload(n: int) -> ContactPayload:
+    return ContactPayload(
+        contact_id=f"c{n}",
+        email=f"mapped{n}@example.com",
+        properties={
+            "first_name": f"First{n}",
+            "last_name": f"Last{n}",
+            "company": f"Co{n}",
+            "phone": f"+1555000{n}",
+        },
+    )
+
+
+@pytest.mark.parametrize("kind", PUSH_KINDS)
+def test_every_source_maps_its_contacts_to_local_fields(kind, live_server, make_connection, org, other_org):
+    box(live_server, kind)
+    # a CRM user's contacts: written through the CRM's own API by another organization's connection
+    writer = connector_for(make_connection(kind, other_org))
+    results = writer.push_contacts([payload(1), payload(2)])
+    assert all(r.ok for r in results), [r.error for r in results]
+    connection = make_connection(kind, org)
+    run = pull_run(connection_id=connection.pk, object_type="contacts")
+    assert run.outcome == SyncRun.Outcome.SUCCESS, run.errors
+    assert run.created == 2 and run.calls >= 1
+    contact = Contact.objects.get(organization=org, email="mapped1@example.com")
+    assert (contact.first_name, contact.last_name, contact.source) == ("First1", "Last1", f"crm:{kind}")
+    state = ContactSyncState.objects.get(contact=contact, connection=connection)
+    assert state.remote_id == next(r.remote_id for r in results if r.contact_id == "c1")
+    record = RemoteRecord.objects.get(
+        connection=connection, object_type="contacts", remote_id=state.remote_id
+    )
+    assert record.raw and record.contact_id == contact.pk and record.remote_updated_at is not None
+    # nothing changed in the CRM: the next pull creates and updates nothing
+    again = pull_run(connection_id=connection.pk, object_type="contacts")
+    assert (again.created, again.updated) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("kind", "object_type", "entity", "item"),
+    [
+        ("brivity", "deals", "deals", {"name": "Lake house", "amount": 500000, "stage": "offer"}),
+        (
+            "topproducer",
+            "transactions",
+            "transactions",
+            {"propertyAddress": "1 Main St", "salesPrice": 420000},
+        ),
+        ("rest", "projects", "projects", {"name": "Website", "status": "active"}),
+    ],
+)
+def test_rest_family_objects_land_in_the_record_store(
+    kind, object_type, entity, item, live_server, make_connection, org
+):
+    sandbox = box(live_server, kind)
+    sandbox.seed(entity, [item, {**item, "name": "Second"}])
+    connection = make_connection(kind, org)
+    assert object_type in connector_for(connection).pull_object_types()
+    run = pull_run(connection_id=connection.pk, object_type=object_type)
+    assert run.outcome == SyncRun.Outcome.SUCCESS, run.errors
+    assert run.created == 2
+    stored = RemoteRecord.objects.filter(connection=connection, object_type=object_type)
+    assert stored.count() == 2 and all(r.raw for r in stored)
+
+
+def test_hubspot_deals_are_pulled_into_the_record_store(live_server, make_connection, org):
+    sandbox = box(live_server, "hubspot")
+    sandbox.seed("deal", [{"data": {"dealname": "Renewal", "amount": "1200"}}])
+    connection = make_connection("hubspot", org)
+    run = pull_run(connection_id=connection.pk, object_type="deals")
+    assert run.created == 1, run.errors
+    deal = RemoteRecord.objects.get(connection=connection, object_type="deals")
+    assert deal.display_name == "Renewal" and deal.fields["amount"] == "1200"
+
+
+def _generate(sandbox: Sandbox, **body) -> None:
+    response = requests.post(f"{sandbox.control}/records/generate", json=body, timeout=60)
+    assert response.status_code == 201, response.text
+
+
+def test_hubspot_crosses_the_search_cap_with_equal_timestamps_at_the_window_edge(
+    live_server, make_connection, org
+):
+    # A cap of 400 stands for HubSpot's 10,000 (same code path, 25 times fewer records).
+    sandbox = box(live_server, "hubspot")
+    sandbox.configure(options={"search_max_results": 400}, rate_limit_enabled=False)
+    template = {"email": "cap{n}@example.com", "firstname": "Cap{n}"}
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    # 350 with distinct times, then 300 sharing one millisecond across the first window's edge,
+    # then 500 sharing one millisecond (more than a whole window), then 150 more.
+    _generate(sandbox, object_type="contact", count=350, start=1, data=template, key="cap{n}@example.com",
+              updated_at=base.isoformat(), step_ms=1)  # fmt: skip
+    _generate(sandbox, object_type="contact", count=300, start=351, data=template, key="cap{n}@example.com",
+              updated_at="2026-01-01T00:00:05Z", step_ms=0)  # fmt: skip
+    _generate(sandbox, object_type="contact", count=500, start=651, data=template, key="cap{n}@example.com",
+              updated_at="2026-01-01T00:00:09Z", step_ms=0)  # fmt: skip
+    _generate(sandbox, object_type="contact", count=150, start=1151, data=template, key="cap{n}@example.com",
+              updated_at="2026-01-01T00:00:20Z", step_ms=1)  # fmt: skip
+    connection = make_connection("hubspot", org, search_result_cap=400, pull_archived=False)
+    run = pull_run(connection_id=connection.pk, object_type="contacts")
+    assert run.outcome == SyncRun.Outcome.SUCCESS, run.errors
+    assert run.fetched == 1300 and run.created == 1300  # nothing lost, nothing read twice
+    assert Contact.objects.filter(organization=org).count() == 1300
+    assert ContactSyncState.objects.filter(connection=connection).count() == 1300
+
+
+def test_records_edited_archived_and_merged_in_the_crm_are_applied_and_marked(
+    live_server, make_connection, org, other_org
+):
+    sandbox = box(live_server, "hubspot")
+    writer = connector_for(make_connection("hubspot", other_org))
+    ids = {r.contact_id: r.remote_id for r in writer.push_contacts([payload(n) for n in range(1, 5)])}
+    connection = make_connection("hubspot", org, pull_overlap_seconds=0)
+    pull_run(connection_id=connection.pk, object_type="contacts")
+    # a CRM user edits c1, merges c3 into c2, archives c4
+    edit = requests.post(
+        f"{sandbox.control}/records/edit",
+        json={"object_type": "contact", "ids": [ids["c1"]], "set": {"firstname": "EditedInCrm"}},
+        timeout=10,
+    )
+    assert edit.status_code == 200, edit.text
+    merge = requests.post(
+        f"{sandbox.control}/records/merge",
+        json={"object_type": "contact", "primary": ids["c2"], "merged": [ids["c3"]]},
+        timeout=10,
+    )
+    assert merge.status_code == 200, merge.text
+    archive = requests.post(
+        f"{sandbox.control}/records/edit",
+        json={"object_type": "contact", "ids": [ids["c4"]], "archive": True},
+        timeout=10,
+    )
+    assert archive.status_code == 200
+    run = pull_run(connection_id=connection.pk, object_type="contacts")
+    assert run.outcome == SyncRun.Outcome.SUCCESS, run.errors
+    assert Contact.objects.get(organization=org, email="mapped1@example.com").first_name == "EditedInCrm"
+    merged_state = ContactSyncState.objects.get(connection=connection, remote_id=ids["c3"])
+    assert merged_state.merged_into_remote_id == ids["c2"] and merged_state.remote_archived
+    assert (
+        RemoteRecord.objects.get(connection=connection, remote_id=ids["c3"]).merged_into_remote_id
+        == ids["c2"]
+    )
+    assert Contact.objects.filter(organization=org).count() == 4  # nothing deleted
+    # the archived record: search no longer returns it; the archived listing marks it where the
+    # CRM supports it (this sandbox build lists only live records, so it is simply not re-read)
+    assert ContactSyncState.objects.get(connection=connection, remote_id=ids["c4"]).contact_id
+
+
+def test_a_pull_and_a_push_of_the_same_connection_at_once(live_server, make_connection, org, monkeypatch):
+    sandbox = box(live_server, "hubspot")
+    sandbox.seed("contact", [{"data": {"email": "crm-only@example.com", "firstname": "FromCrm"}}])
+    connection = make_connection("hubspot", org, pull_overlap_seconds=0)
+    local = [ContactFactory(organization=org, email=f"local{n}@example.com") for n in range(3)]
+    now = datetime.now(tz=UTC)
+    for contact in local:
+        ContactSyncState.objects.create(
+            contact=contact, connection=connection, sync_status=SyncStatus.QUEUED,
+            processing_status=ProcessingStatus.QUEUED, queued_at=now, due_at=now,
+        )  # fmt: skip
+    connector_class = type(connector_for(connection))
+    real_push = connector_class.push_contacts
+    seen = {}
+
+    def push_while_pulling(self, records):
+        # the push has claimed its batch (Processing) and not yet called the CRM: pull now
+        seen["claimed"] = ContactSyncState.objects.filter(
+            connection=connection, processing_status=ProcessingStatus.PROCESSING
+        ).count()
+        seen["run"] = pull_run(connection_id=connection.pk, object_type="contacts")
+        return real_push(self, records)
+
+    monkeypatch.setattr(connector_class, "push_contacts", push_while_pulling)
+    push_run = push_batch_process(connection_id=connection.pk)
+    assert seen["claimed"] == 3 and seen["run"].created == 1
+    assert push_run.succeeded == 3
+    monkeypatch.setattr(connector_class, "push_contacts", real_push)
+    # the next pull reads the pushed contacts back: same contacts, nothing to push again
+    after = pull_run(connection_id=connection.pk, object_type="contacts")
+    assert after.created == 0 and after.fetched >= 3
+    assert Contact.objects.filter(organization=org).count() == 4
+    for state in ContactSyncState.objects.filter(connection=connection).select_related("contact"):
+        assert state.sync_status == SyncStatus.COMPLETE and state.remote_id
+        assert (
+            state.pushed_hash
+            == contact_payload_build(contact=state.contact, connection=connection).idempotency_key
+        )
+    assert PullCursor.objects.get(connection=connection, object_type="contacts").cursor == ""
