@@ -29,7 +29,7 @@ from sandbox.runtime import (
     json_response,
     no_content,
 )
-from sandbox.store import constant_in, email_valid, parse_instant, records_write
+from sandbox.store import constant_in, email_valid, json_array_has_any, parse_instant, records_write
 
 KIND = Kind.BREVO
 CONTACT_BUCKETS = ("contacts", "contacts_hourly")
@@ -320,12 +320,34 @@ def contact_create(request, ctx: Context):
 
 @endpoint(DIALECT, methods=("GET",), buckets=CONTACT_BUCKETS)
 def contact_list(request, ctx: Context):
-    """GET /v3/contacts?limit&offset&modifiedSince&createdSince&sort (sorted by creation)."""
+    """GET /v3/contacts?limit&offset&modifiedSince&createdSince&sort&listIds&ids (sorted by creation).
+
+    Segments and `filter` are not emulated: they answer a 400 rather than every contact.
+    """
     limit, offset, sort = page_params(request, default_limit=50, max_limit=1000)
     queryset = since_filter(_contacts(), request.GET)
+    for name in ("segmentId", "filter"):
+        if request.GET.get(name):
+            raise SandboxReject(400, f"{name} is not emulated by the sandbox", code="invalid_parameter")
+    list_ids, ids = _query_ints(request.GET, "listIds"), _query_ints(request.GET, "ids")
+    if list_ids:
+        queryset = queryset.filter(json_array_has_any(key="listIds", values=list_ids))
+    if ids:
+        if len(ids) > 20:
+            raise SandboxReject(400, "ids takes at most 20 contact ids", code="out_of_range")
+        queryset = queryset.filter(pk__in=ids)
     count = queryset.count()
     page = page_of(queryset, limit=limit, offset=offset, sort=sort)
     return json_response({"contacts": [contact_json(r) for r in page], "count": count})
+
+
+def _query_ints(params, name: str) -> list[int]:
+    """A query array of integers, repeated (OpenAPI's form style: `listIds=1&listIds=2`) or
+    comma-separated."""
+    values = [part.strip() for raw in params.getlist(name) for part in raw.split(",") if part.strip()]
+    if not all(value.isdigit() for value in values):
+        raise SandboxReject(400, f"{name} must be integers", code="invalid_parameter")
+    return [int(value) for value in values]
 
 
 def _resolve(ctx: Context, identifier: str) -> SandboxRecord:

@@ -272,7 +272,9 @@ def _change_membership(list_pk: int, key: str, values: list, *, add: bool) -> di
         changed[record.pk] = record
         success.append(value)
     records_write(new=[], changed=list(changed.values()), fields=["data", "updated_at", "write_count"])
-    return {"success": success, "failure": failure}
+    # An empty array would match both of the spec's oneOf alternatives (emails, ids) and so
+    # neither: empty halves are left out.
+    return {name: values for name, values in (("success", success), ("failure", failure)) if values}
 
 
 @endpoint(DIALECT, methods=("POST",), buckets=CONTACT_BUCKETS)

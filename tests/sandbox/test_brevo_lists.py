@@ -159,7 +159,7 @@ def test_add_and_remove_contacts_by_email_id_and_ext_id(brevo):
     assert added.status_code == 201
     assert added.json() == {"contacts": {"success": ["ANN@x.com"], "failure": ["nobody@x.com"]}}
     again = send(brevo, "post", f"/contacts/lists/{list_id}/contacts/add", {"ids": [ann]})
-    assert again.json() == {"contacts": {"success": [], "failure": [ann]}}  # already in the list
+    assert again.json() == {"contacts": {"failure": [ann]}}  # already in the list
     by_ext = send(brevo, "post", f"/contacts/lists/{list_id}/contacts/add", {"extIds": ["crm-7", "crm-8"]})
     assert by_ext.json() == {"contacts": {"success": ["crm-7"], "failure": ["crm-8"]}}
     assert list_ids_of(brevo, "bob@x.com") == [list_id]
@@ -170,8 +170,11 @@ def test_add_and_remove_contacts_by_email_id_and_ext_id(brevo):
     removed = send(brevo, "post", f"/contacts/lists/{list_id}/contacts/remove", {"ids": [ann, ann + 999]})
     assert removed.json() == {"contacts": {"success": [ann], "failure": [ann + 999]}}
     assert list_ids_of(brevo, "ann@x.com") == []
+    back = send(brevo, "post", f"/contacts/lists/{list_id}/contacts/add", {"ids": [ann]})
+    assert back.json() == {"contacts": {"success": [ann]}}  # an empty half is left out
+    send(brevo, "post", f"/contacts/lists/{list_id}/contacts/remove", {"ids": [ann]})
     out = send(brevo, "post", f"/contacts/lists/{list_id}/contacts/remove", {"emails": ["ann@x.com"]})
-    assert out.json() == {"contacts": {"success": [], "failure": ["ann@x.com"]}}  # already out
+    assert out.json() == {"contacts": {"failure": ["ann@x.com"]}}  # already out
 
 
 def test_remove_all_runs_a_completed_process(brevo):
@@ -439,3 +442,36 @@ def test_wrong_methods_answer_brevo_405(brevo, method, path):
         "code": "method_not_allowed",
         "message": f"{method.upper()} is not allowed here.",
     }
+
+
+def test_contacts_list_filters_by_lists_and_ids(brevo):
+    first = new_contact(brevo, "a@x.com", listIds=[1, 12])
+    second = new_contact(brevo, "b@x.com", listIds=[2])
+    new_contact(brevo, "c@x.com", listIds=[21])
+
+    def emails(query):
+        response = send(brevo, "get", f"/contacts?sort=asc&{query}")
+        assert response.status_code == 200, response.content
+        return [c["email"] for c in response.json()["contacts"]], response.json()["count"]
+
+    assert emails("listIds=1") == (["a@x.com"], 1)
+    assert emails("listIds=1&listIds=2") == (["a@x.com", "b@x.com"], 2)
+    assert emails("listIds=2,21") == (["b@x.com", "c@x.com"], 2)
+    assert emails(f"ids={second}&ids={first}") == (["a@x.com", "b@x.com"], 2)
+    assert emails(f"ids={first}&listIds=2") == ([], 0)
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("listIds=one", "invalid_parameter"),
+        ("ids=-1", "invalid_parameter"),
+        ("ids=" + ",".join(str(n) for n in range(1, 22)), "out_of_range"),
+        ("segmentId=3", "invalid_parameter"),
+        ('filter=equals(FIRSTNAME,"Ann")', "invalid_parameter"),
+    ],
+)
+def test_contacts_list_refuses_filters_it_cannot_apply(brevo, query, code):
+    new_contact(brevo, "a@x.com")
+    response = send(brevo, "get", f"/contacts?{query}")
+    assert response.status_code == 400 and response.json()["code"] == code
