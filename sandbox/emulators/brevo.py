@@ -182,7 +182,7 @@ def _flags(body: dict) -> dict:
             if not isinstance(body[name], bool):
                 raise SandboxReject(400, f"{name} must be a boolean", code="invalid_parameter")
             flags[name] = body[name]
-    if "ext_id" in body:
+    if body.get("ext_id") is not None:
         flags["ext_id"] = str(body["ext_id"])
     return flags
 
