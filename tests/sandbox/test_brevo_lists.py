@@ -475,3 +475,9 @@ def test_contacts_list_refuses_filters_it_cannot_apply(brevo, query, code):
     new_contact(brevo, "a@x.com")
     response = send(brevo, "get", f"/contacts?{query}")
     assert response.status_code == 400 and response.json()["code"] == code
+
+
+def test_a_null_ext_id_is_not_stored(brevo):
+    contact_id = new_contact(brevo, "n@x.com", ext_id=None)
+    send(brevo, "post", "/contacts/batch", {"contacts": [{"id": contact_id, "ext_id": None}]})
+    assert "ext_id" not in records("contact").get(pk=contact_id).data
