@@ -7,6 +7,8 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection as db_connection
+from django.db.models import BooleanField, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -79,6 +81,27 @@ def records_write(*, new: list[SandboxRecord], changed: list[SandboxRecord], fie
         )
     if new:
         SandboxRecord.objects.bulk_create(new)
+
+
+def json_array_has_any(*, key: str, values: list[int]) -> Q:
+    """Records whose `data[key]` (a JSON array of numbers) holds any of `values`.
+
+    JSONField's `contains` lookup exists on PostgreSQL only; SQLite reads the array with
+    json_each, so both answer exactly (no text matching that would take 1 for 12). `key`
+    is a name chosen by the emulator, never caller input.
+    """
+    if not values:
+        return Q(pk__in=[])
+    if db_connection.vendor == "postgresql":
+        found = Q()
+        for value in values:
+            found |= Q(**{f"data__{key}__contains": [value]})
+        return found
+    # The table name comes from the model and every value is a parameter: no caller text in the SQL.
+    table = SandboxRecord._meta.db_table
+    marks = ", ".join(["%s"] * len(values))
+    sql = f'EXISTS (SELECT 1 FROM json_each("{table}"."data", %s) WHERE json_each.value IN ({marks}))'  # noqa: S608
+    return Q(RawSQL(sql, [f"$.{key}", *values], output_field=BooleanField()))  # noqa: S611
 
 
 def _hash(raw: str) -> str:

@@ -6,6 +6,7 @@ from sandbox import control, control_pull
 from sandbox.emulators import (
     brevo,
     brevo_attributes,
+    brevo_lists,
     hubspot,
     hubspot_merge,
     hubspot_objects,
@@ -53,15 +54,28 @@ hubspot_patterns = [
     re_path(r"^(?P<path>.*)$", hubspot.route_not_found),
 ]
 
-brevo_patterns = [
+brevo_v3_patterns = [
     path("contacts", brevo.contacts_collection),
     path("contacts/import", brevo.contact_import),
+    path("contacts/batch", brevo.contact_batch_update),
     path("contacts/attributes", brevo_attributes.attribute_list),
     path("contacts/attributes/<str:category>/<str:name>", brevo_attributes.attribute_detail),
+    path("contacts/lists", brevo_lists.list_collection),
+    path("contacts/lists/<str:list_id>", brevo_lists.list_detail),
+    path("contacts/lists/<str:list_id>/contacts", brevo_lists.list_contacts),
+    path("contacts/lists/<str:list_id>/contacts/add", brevo_lists.list_add),
+    path("contacts/lists/<str:list_id>/contacts/remove", brevo_lists.list_remove),
+    path("contacts/folders", brevo_lists.folder_collection),
+    path("contacts/folders/<str:folder_id>", brevo_lists.folder_detail),
+    path("contacts/folders/<str:folder_id>/lists", brevo_lists.folder_lists),
+    # Brevo paths the sandbox does not emulate: never read them as a contact identifier.
+    re_path(r"^contacts/(?:segments|export|doubleOptinConfirmation)$", brevo.unknown_path),
     path("contacts/<str:identifier>", brevo.contact_detail),
     path("processes/<int:process_id>", brevo.process_read),
     path("account", brevo_attributes.account),
 ]
+# Anything else under /sandbox/brevo/ answers Brevo's JSON 404, in DEBUG as in production.
+brevo_patterns = [path("v3/", include(brevo_v3_patterns)), re_path(r"", brevo.unknown_path)]
 
 mautic_patterns = [
     path("api/contacts", mautic.contact_collection),
@@ -114,7 +128,7 @@ urlpatterns = [
     path("<str:kind>/_control/records/merge", control_pull.merge_view, name="control-records-merge"),
     path("<str:kind>/_control/records/generate", control_pull.generate_view, name="control-records-generate"),
     path("hubspot/", include(hubspot_patterns)),
-    path("brevo/v3/", include(brevo_patterns)),
+    path("brevo/", include(brevo_patterns)),
     path("mautic/", include(with_unknown_path(mautic_patterns, mautic.DIALECT))),
     path("n8n/", include(with_unknown_path(n8n_patterns, n8n.DIALECT))),
     path("rest/", include(with_unknown_path(rest_patterns, REST_API.dialect))),

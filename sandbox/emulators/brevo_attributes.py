@@ -14,9 +14,18 @@ ATTRIBUTE_CATEGORIES = ("normal", "transactional", "category", "calculated", "gl
 ATTRIBUTE_TYPES = {"text", "date", "float", "boolean", "id", "category", "multiple-choice", "user"}
 
 
+def _attribute_json(attribute: dict) -> dict:
+    """An attribute as GET answers it. valueStr (the option's value as a string) is not in the
+    spec file; Brevo's current API definition, which brevo-python 5.x follows, requires it."""
+    if not attribute.get("enumeration"):
+        return attribute
+    options = [{**option, "valueStr": str(option["value"])} for option in attribute["enumeration"]]
+    return {**attribute, "enumeration": options}
+
+
 @endpoint(DIALECT, methods=("GET",), buckets=CONTACT_BUCKETS)
 def attribute_list(request, ctx: Context):
-    return json_response({"attributes": list(_attributes().values())})
+    return json_response({"attributes": [_attribute_json(a) for a in _attributes().values()]})
 
 
 def _attribute_body(ctx: Context, category: str, *, create: bool) -> dict:
@@ -106,9 +115,16 @@ def attribute_delete(request, ctx: Context, category: str, name: str):
 
 @endpoint(DIALECT, methods=("GET",), buckets=OTHER_BUCKETS)
 def account(request, ctx: Context):
-    """GET /v3/account: the credential test (100 requests an hour: cache it)."""
+    """GET /v3/account: the credential test (100 requests an hour: cache it).
+
+    organization_id, user_id and enterprise are not in the spec file; brevo-python 5.x (built
+    from Brevo's current API definition) requires them.
+    """
     return json_response(
         {
+            "organization_id": "sandbox-organization",
+            "user_id": 1,
+            "enterprise": False,
             "email": "sandbox@example.com",
             "firstName": "Sandbox",
             "lastName": "Brevo",
