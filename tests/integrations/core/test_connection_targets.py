@@ -195,6 +195,8 @@ def test_admin_form_refuses_re_pointing_without_credentials(org):
         "retry_cap_seconds": 3600,
         "max_retries": 5,
         "conflict_strategy": "remote_wins",
+        "sync_direction": "both",
+        "contact_rule": "all",
         "field_mapping": "{}",
         "settings": "{}",
     }
