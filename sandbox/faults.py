@@ -9,6 +9,9 @@ Header syntax: comma-separated tokens, e.g. `X-Sandbox-Fault: 429`, `latency=200
 - `batch`: a batch with an invalid input fails as a whole instead of per input;
 - `malformed`: the body is cut short, so it is not valid JSON;
 - `retry-after=<s>`: add a Retry-After header to an injected 429.
+
+Scripted by number, per sandbox: config.options["fail_requests"] fails the Nth matching request
+(faults_scripted), e.g. the third page of a pull.
 """
 
 import random
@@ -17,7 +20,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import F
 
-from sandbox.models import SandboxConfig
+from sandbox.models import SandboxConfig, SandboxRateSlot
 
 FAULT_HEADER = "X-Sandbox-Fault"
 _LATENCY = re.compile(r"^latency=(\d+(?:\.\d+)?)(ms|s)?$")
@@ -113,3 +116,21 @@ def faults_merge(header: Faults, drawn: Faults) -> Faults:
         retry_after=header.retry_after,
         labels=header.labels + [label for label in drawn.labels if label not in header.labels],
     )
+
+
+def faults_scripted(config: SandboxConfig, path: str) -> Faults | None:
+    """The fault config.options["fail_requests"] scripts for this request, by its number.
+
+    {"nth": [3], "status": 500, "path_contains": "/search"}: the 3rd request whose path
+    contains "/search" (counted from the last reset) fails with a 500; the others pass. A
+    test fails the Nth page of a pull this way, deterministically, in any process.
+    """
+    rule = (config.options or {}).get("fail_requests")
+    if not isinstance(rule, dict) or str(rule.get("path_contains", "")) not in path:
+        return None
+    slot, _ = SandboxRateSlot.objects.get_or_create(kind=config.kind, bucket="scripted_faults", slot_start=0)
+    SandboxRateSlot.objects.filter(pk=slot.pk).update(count=F("count") + 1)
+    number = SandboxRateSlot.objects.filter(pk=slot.pk).values_list("count", flat=True).first() or 0
+    if number not in {int(n) for n in rule.get("nth") or [] if str(n).isdigit()}:
+        return None
+    return Faults(status=int(rule.get("status", 500)), labels=[f"scripted:{number}"])

@@ -27,6 +27,7 @@ from sandbox.faults import (
     faults_draw,
     faults_merge,
     faults_parse,
+    faults_scripted,
 )
 from sandbox.models import SandboxConfig, SandboxRequestLog
 from sandbox.ratelimit import BucketState, rate_limit_hit
@@ -157,6 +158,7 @@ def _pipeline(view: Callable, ctx: Context, buckets: Sequence[str], auth: bool, 
             return response
     if inject:
         ctx.faults = faults_merge(header_faults, faults_draw(ctx.config))
+        ctx.faults = faults_scripted(ctx.config, request.path) or ctx.faults
     if (response := _fault_response(ctx, ctx.faults)) is not None:
         return response
     # The endpoint's writes and its log line commit together: one commit per request, not two.

@@ -32,8 +32,12 @@ def _needs_sandbox():
 
 @pytest.fixture(autouse=True)
 def _read_ahead(settings):
-    """As in production: committed data (transactional tests), so the reading thread sees it."""
-    settings.SYNC_PULL_PREFETCH = True
+    """As in production on PostgreSQL: committed data (transactional tests), so the reading
+    thread sees it. Not on SQLite: its shared in-memory test database answers "table is locked"
+    to the sandbox's write while the pull writes a page, instead of waiting."""
+    from django.db import connection
+
+    settings.SYNC_PULL_PREFETCH = connection.vendor == "postgresql"
 
 
 @pytest.fixture
@@ -245,3 +249,27 @@ def test_a_pull_and_a_push_of_the_same_connection_at_once(live_server, make_conn
             == contact_payload_build(contact=state.contact, connection=connection).idempotency_key
         )
     assert PullCursor.objects.get(connection=connection, object_type="contacts").cursor == ""
+
+
+def test_a_page_failing_mid_run_is_resumed_by_the_next_run_nothing_skipped_nothing_doubled(
+    live_server, make_connection, org, settings
+):
+    settings.SYNC_PULL_PAGE_RETRIES = 0
+    # One request at a time: the sandbox counts requests in the database, and SQLite's shared
+    # in-memory test database refuses a write while the pull thread writes its page.
+    settings.SYNC_PULL_PREFETCH = False
+    sandbox = box(live_server, "hubspot")
+    template = {"email": "mid{n}@example.com", "firstname": "M{n}"}
+    _generate(sandbox, object_type="contact", count=900, data=template, key="mid{n}@example.com",
+              updated_at="2026-01-01T00:00:00Z", step_ms=1000)  # fmt: skip
+    # the third search (the third page) answers 500
+    sandbox.configure(options={"fail_requests": {"nth": [3], "status": 500, "path_contains": "/search"}})
+    connection = make_connection("hubspot", org, pull_archived=False)
+    first = pull_run(connection_id=connection.pk, object_type="contacts")
+    assert first.outcome == SyncRun.Outcome.FAILED and first.pages == 2 and first.created == 400
+    assert first.errors[-1]["code"] == "unavailable"
+    second = pull_run(connection_id=connection.pk, object_type="contacts")
+    assert second.outcome == SyncRun.Outcome.SUCCESS and second.cursor_before == first.cursor_after
+    assert second.created == 500 and second.fetched == 500
+    assert ContactSyncState.objects.filter(connection=connection).count() == 900
+    assert Contact.objects.filter(organization=org).count() == 900
