@@ -39,6 +39,8 @@ class CrmConnection(models.Model):
     enabled = models.BooleanField(default=True)
     credentials = EncryptedJSONField(help_text="Encrypted; never shown again once saved.")
     token_state = EncryptedJSONField(editable=False)
+    # What the admin and the API show instead of any part of a secret: that one is set, and since when.
+    credentials_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     base_url = models.URLField(
         max_length=500, blank=True, help_text="Blank: the CRM's real API URL (or the environment's)."
     )

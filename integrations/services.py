@@ -144,6 +144,8 @@ def connection_create(
     connection = CrmConnection(
         organization=organization, kind=kind, credentials=credentials_validate(credentials or {}), **fields
     )
+    if connection.credentials:
+        connection.credentials_changed_at = timezone.now()
     connection_check(connection)
     _save(connection)
     audit_record(
@@ -194,6 +196,7 @@ def connection_update(
         if merged != connection.credentials:
             changes["credentials_fields"] = sorted(merged)
             connection.credentials = merged
+            connection.credentials_changed_at = timezone.now()
             connection.token_state = {}
     connection_check(connection)
     if not changes:
