@@ -159,7 +159,11 @@ class TestCrmCredentialsApi(SyncApi):
 
     @extend_schema(
         request=serializers.TestCredentialsInput,
-        responses={200: serializers.TestCredentialsOutput, 400: serializers.TestCredentialsOutput},
+        responses={
+            200: serializers.TestCredentialsOutput,
+            400: serializers.TestCredentialsFailure,
+            502: serializers.TestCredentialsFailure,
+        },
         tags=["sync admin"],
     )
     def post(self, request):

@@ -89,6 +89,7 @@ def credential_test(result) -> dict:
     body = result.as_dict()
     if result.status != "valid":
         # Also the project's error-body keys, so clients that read `code` work here too.
+        body.setdefault("error", result.message)
         body["code"] = "invalid_credentials" if result.status == "invalid" else "crm_unreachable"
         body["details"] = {"crm": result.crm}
     return body

@@ -37,6 +37,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # API_DOCS_PUBLIC (config/settings/security.py) decides, at request time.
     "SERVE_PERMISSIONS": ["core.api_docs.ApiDocsPermission"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.schema.error_responses",
+        "properties.schema.path_parameter_enums",
+    ],
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
