@@ -5,7 +5,7 @@ from rest_framework_api_key.models import APIKey
 
 from accounts.actors import Actor
 from accounts.models import AuditEvent, Membership, Organization, OrganizationAPIKey
-from accounts.services import api_key_revoke
+from accounts.services import api_key_revoke, organization_create
 
 admin.site.site_header = "CRM Sync Hub"
 admin.site.site_title = "CRM Sync Hub"
@@ -13,6 +13,20 @@ admin.site.site_title = "CRM Sync Hub"
 # The library's own unscoped key model is unused here: keys always belong to an organization.
 if admin.site.is_registered(APIKey):
     admin.site.unregister(APIKey)
+
+
+class MemberOrganizationListFilter(admin.RelatedFieldListFilter):
+    """ "By organization" offering only the organizations the user may see.
+
+    Django's related filter lists every row of the related model, which would name every
+    customer organization to any staff user.
+    """
+
+    def field_choices(self, field, request, model_admin):
+        organizations = Organization.objects.order_by("name")
+        if not request.user.is_superuser:
+            organizations = organizations.filter(memberships__user=request.user)
+        return [(organization.pk, str(organization)) for organization in organizations]
 
 
 class OrganizationScopedAdmin(admin.ModelAdmin):
@@ -32,6 +46,14 @@ class OrganizationScopedAdmin(admin.ModelAdmin):
         if request.user.is_superuser:
             return queryset
         return queryset.filter(**{f"{self.organization_path}__memberships__user": request.user}).distinct()
+
+    def get_list_filter(self, request):
+        return [
+            (entry, MemberOrganizationListFilter)
+            if entry in ("organization", self.organization_path)
+            else entry
+            for entry in super().get_list_filter(request)
+        ]
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "organization" and not request.user.is_superuser:
@@ -57,6 +79,23 @@ class OrganizationAdmin(admin.ModelAdmin):
         if request.user.is_superuser:
             return queryset
         return queryset.filter(memberships__user=request.user)
+
+    def save_model(self, request, obj, form, change):
+        """A new organization goes through the service (audited); a non-superuser creator becomes
+        its owner, or they could not see what they just made."""
+        if change:
+            return super().save_model(request, obj, form, change)
+        saved = organization_create(name=obj.name, slug=obj.slug, actor=Actor.for_user(request.user))
+        obj.__dict__.update({k: v for k, v in saved.__dict__.items() if k != "_state"})
+        obj._state.adding = False
+        obj._state.db = saved._state.db
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if not change and not request.user.is_superuser:
+            Membership.objects.get_or_create(
+                organization=form.instance, user=request.user, defaults={"role": Membership.Role.OWNER}
+            )
 
 
 @admin.register(OrganizationAPIKey)

@@ -8,6 +8,7 @@ from django.db.models import F
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from accounts.auth_failures import api_key_failure_record, api_key_failures_check
 from accounts.models import Membership, Organization, OrganizationAPIKey
 
 SCHEMES = ("api-key", "bearer")
@@ -38,6 +39,18 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         header = request.META.get("HTTP_AUTHORIZATION", "")
         if not header:
             return None
+        api_key_failures_check(request)
+        try:
+            api_key = self._key_from_header(header)
+        except exceptions.AuthenticationFailed:
+            api_key_failure_record(request)
+            raise
+        OrganizationAPIKey.objects.filter(pk=api_key.pk).update(
+            request_count=F("request_count") + 1, last_used_at=timezone.now()
+        )
+        return ApiKeyPrincipal(api_key), api_key
+
+    def _key_from_header(self, header: str) -> OrganizationAPIKey:
         parts = header.split()
         if not parts or parts[0].lower() not in SCHEMES:
             raise exceptions.AuthenticationFailed(
@@ -49,11 +62,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
                 "Malformed Authorization header; send 'Api-Key <key>' or 'Bearer <key>'.",
                 code="invalid_authorization_header",
             )
-        api_key = self._key_for(parts[1])
-        OrganizationAPIKey.objects.filter(pk=api_key.pk).update(
-            request_count=F("request_count") + 1, last_used_at=timezone.now()
-        )
-        return ApiKeyPrincipal(api_key), api_key
+        return self._key_for(parts[1])
 
     @staticmethod
     def _key_for(raw_key: str) -> OrganizationAPIKey:

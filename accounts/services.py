@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import slugify
 
@@ -16,10 +17,24 @@ _RATE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")
 
 
 @transaction.atomic
-def organization_create(*, name: str, slug: str | None = None) -> Organization:
-    organization = Organization(name=name, slug=slug or slugify(name))
-    organization.full_clean()
+def organization_create(*, name: str, slug: str | None = None, actor: Actor | None = None) -> Organization:
+    """Create an organization (the slug defaults to the name's); a taken or invalid slug is an error."""
+    organization = Organization(name=name.strip(), slug=slug or slugify(name))
+    try:
+        organization.full_clean()
+    except ValidationError as exc:
+        raise InvalidInput(
+            "The organization is not valid.", code="invalid_organization", details=exc.message_dict
+        )
     organization.save()
+    audit_record(
+        organization=organization,
+        actor=actor or Actor.system(),
+        action="organization.created",
+        object_type="organization",
+        object_id=organization.pk,
+        changes={"name": organization.name, "slug": organization.slug},
+    )
     return organization
 
 

@@ -6,7 +6,10 @@ from rest_framework.routers import DefaultRouter
 
 API_APPS = ["accounts", "contacts", "properties", "integrations", "crm_sync"]
 
+# No ".json" suffix routes: the viewsets take no `format` argument (it was a 500), and the Accept
+# header or ?format= choose the renderer.
 router = DefaultRouter()
+router.include_format_suffixes = False
 extra_urlpatterns = []
 for app_label in API_APPS:
     routes = import_module(f"{app_label}.api_routes")

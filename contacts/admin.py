@@ -249,6 +249,11 @@ class ContactAdmin(OrganizationScopedAdmin, ImportExportModelAdmin):
         )
 
     # ---- import / export ------------------------------------------------------------------
+    def has_import_permission(self, request):
+        # An import both adds and updates contacts (matched by email), so it needs both rights;
+        # the library checks only IMPORT_EXPORT_IMPORT_PERMISSION_CODE ("add").
+        return super().has_import_permission(request) and self.has_change_permission(request)
+
     def create_import_form(self, request):
         form = super().create_import_form(request)
         organizations = (

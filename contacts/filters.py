@@ -4,6 +4,8 @@ A bad value is an error, never silently ignored: the selectors raise InvalidInpu
 form's errors.
 """
 
+from datetime import UTC
+
 import django_filters
 from django import forms
 from django.db.models import Exists, OuterRef, Q
@@ -40,6 +42,23 @@ class SourceFilter(django_filters.CharFilter):
     field_class = SourceField
 
 
+class UtcDateTimeField(forms.DateTimeField):
+    """An ISO date-time, as UTC: PostgreSQL refuses offsets beyond ±15:59 (a 500 otherwise)."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is None or moment.tzinfo is None:
+            return moment
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("Out of range once converted to UTC.", code="invalid") from None
+
+
+class UtcDateTimeFilter(django_filters.DateTimeFilter):
+    field_class = UtcDateTimeField
+
+
 class ContactFilter(django_filters.FilterSet):
     subtype = django_filters.ChoiceFilter(choices=Contact.Subtype.choices)
     status = django_filters.ChoiceFilter(choices=Contact.Status.choices)
@@ -49,10 +68,10 @@ class ContactFilter(django_filters.FilterSet):
     event = django_filters.UUIDFilter(method="filter_event")
     q = django_filters.CharFilter(method="filter_q", max_length=200)
     has_email = StrictBooleanFilter(method="filter_has_email")
-    created_after = django_filters.DateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.DateTimeFilter(field_name="created_at", lookup_expr="lt")
-    updated_after = django_filters.DateTimeFilter(field_name="updated_at", lookup_expr="gte")
-    updated_before = django_filters.DateTimeFilter(field_name="updated_at", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    updated_after = UtcDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_before = UtcDateTimeFilter(field_name="updated_at", lookup_expr="lt")
     ordering = django_filters.OrderingFilter(fields=CONTACT_ORDERING)
 
     class Meta:
@@ -83,8 +102,8 @@ class ContactFilter(django_filters.FilterSet):
 class EventFilter(django_filters.FilterSet):
     external_id = django_filters.CharFilter()
     q = django_filters.CharFilter(method="filter_q", max_length=200)
-    starts_after = django_filters.DateTimeFilter(field_name="starts_at", lookup_expr="gte")
-    starts_before = django_filters.DateTimeFilter(field_name="starts_at", lookup_expr="lt")
+    starts_after = UtcDateTimeFilter(field_name="starts_at", lookup_expr="gte")
+    starts_before = UtcDateTimeFilter(field_name="starts_at", lookup_expr="lt")
     ordering = django_filters.OrderingFilter(fields=EVENT_ORDERING)
 
     class Meta:

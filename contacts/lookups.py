@@ -25,7 +25,7 @@ class ListHas(Lookup):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
         # lhs is the column compiled by Django and rhs its "%s" placeholder: no user text in the SQL.
-        return f"EXISTS (SELECT 1 FROM json_each({lhs}) WHERE json_each.value = {rhs})", [  # noqa: S608
+        return f"EXISTS (SELECT 1 FROM json_each({lhs}) WHERE json_each.value = {rhs})", [  # noqa: S608 - lhs is a compiled column, rhs its placeholder  # nosec B608
             *lhs_params,
             *rhs_params,
         ]

@@ -37,7 +37,7 @@ def _json_update_sql(model, fields, where: Mapping[str, Any], returning: Sequenc
     conditions = [f"t.{pk} = v.{pk}"]
     conditions += [f"t.{quote(_field(meta, name).column)} = %s" for name in where]
     sql = (
-        f"UPDATE {quote(meta.db_table)} AS t SET {assignments} "  # noqa: S608 - names come from the model
+        f"UPDATE {quote(meta.db_table)} AS t SET {assignments} "  # noqa: S608 - identifiers from the model, values are parameters  # nosec B608
         f"FROM jsonb_to_recordset(%s::jsonb) AS v ({record}) WHERE {' AND '.join(conditions)}"
     )
     if returning:
@@ -116,7 +116,7 @@ def bulk_create_rows(model: type[models.Model], objs: list[models.Model], *, usi
     names = ", ".join(quote(field.column) for field in columns)
     record = ", ".join(f"{quote(field.column)} {field.db_type(connection)}" for field in columns)
     sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({names}) SELECT {names} "  # noqa: S608 - names come from the model
+        f"INSERT INTO {quote(meta.db_table)} ({names}) SELECT {names} "  # noqa: S608 - identifiers from the model, values are parameters  # nosec B608
         f"FROM jsonb_to_recordset(%s::jsonb) AS v ({record}, _position integer) ORDER BY _position"
     )
     if generated:

@@ -161,9 +161,9 @@ class TestCrmCredentialsApi(SyncApi):
         request=serializers.TestCredentialsInput,
         responses={
             200: serializers.TestCredentialsOutput,
-            400: serializers.TestCredentialsOutput,
-            429: serializers.TestCredentialsOutput,
-            502: serializers.TestCredentialsOutput,
+            400: serializers.TestCredentialsFailure,
+            429: serializers.TestCredentialsFailure,
+            502: serializers.TestCredentialsFailure,
         },
         tags=["sync admin"],
     )

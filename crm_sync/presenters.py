@@ -91,6 +91,7 @@ def credential_test(result) -> dict:
     body = result.as_dict()
     if result.status != "valid":
         # Also the project's error-body keys, so clients that read `code` work here too.
+        body.setdefault("error", result.message)
         body["code"] = {"invalid": "invalid_credentials", "rate_limited": "rate_limited"}.get(
             result.status, "crm_unreachable"
         )

@@ -150,7 +150,7 @@ def _claim_sql(state_columns: tuple[str, ...], contact_columns: tuple[str, ...])
     selected = ", ".join(f"claimed.v{index}" for index in range(len(state_columns)))
     selected += "".join(f", c.{quote(name)}" for name in contact_columns)
     return (
-        f"WITH picked AS ("  # noqa: S608 - every name comes from the models
+        f"WITH picked AS ("  # noqa: S608 - identifiers from the models, values are parameters  # nosec B608
         f"SELECT {column['id']} FROM {table} WHERE {column['connection']} = %s"
         f" AND {column['processing_status']} = %s AND {column['due_at']} <= %s"
         f" ORDER BY {column['priority']} DESC, {column['due_at']}, {column['id']}"

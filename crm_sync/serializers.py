@@ -161,3 +161,14 @@ class TestCredentialsOutput(serializers.Serializer):
     message = serializers.CharField()
     error = serializers.CharField(required=False)
     account = serializers.DictField(required=False)
+
+
+class TestCredentialsFailure(serializers.Serializer):
+    """400 / 502: the project's error body; a test that ran adds its crm, status and message."""
+
+    error = serializers.CharField()
+    code = serializers.CharField()
+    details = serializers.DictField()
+    crm = serializers.CharField(required=False)
+    status = serializers.ChoiceField(choices=["invalid", "unreachable"], required=False)
+    message = serializers.CharField(required=False)

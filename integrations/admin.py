@@ -1,4 +1,4 @@
-"""Admin of CRM connections: credentials never shown (masked to the last 4), new ones accepted."""
+"""Admin of CRM connections: credentials never shown (only which are set, and when), new ones accepted."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -165,7 +165,9 @@ class CrmConnectionAdmin(OrganizationScopedAdmin):
             return "—"
         masked = credentials_masked(obj.credentials)
         if masked:
-            return ", ".join(f"{key}: {value}" for key, value in masked.items())
+            changed = obj.credentials_changed_at
+            when = f"{changed:%Y-%m-%d %H:%M:%S} UTC" if changed else "an unknown time"
+            return f"{', '.join(f'{key}: {value}' for key, value in masked.items())}; last changed {when}"
         if connection_uses_env_credentials(connection=obj):
             return "none stored; using the environment's"
         return "none"

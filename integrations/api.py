@@ -1,7 +1,7 @@
 """/api/v1/connections/: CRUD of CRM connections (scope admin for every method).
 
-Credentials are write-only: a response says `credentials_configured` and shows each stored
-field masked to its last 4 characters, never a value.
+Credentials are write-only: a response says `credentials_configured`, names each stored
+field as "set" (no character of it) and says when they last changed (`credentials_changed_at`).
 """
 
 from django.db import transaction
@@ -50,6 +50,7 @@ class ConnectionOutputSerializer(serializers.ModelSerializer):
             "credentials_configured",
             "credentials_masked",
             "credentials_from_environment",
+            "credentials_changed_at",
             "created_at",
             "updated_at",
         ]

@@ -63,6 +63,8 @@ class CrmConnection(models.Model):
         editable=False,
         help_text="Hosts the stored credentials were given for; they are sent to no other host.",
     )
+    # What the admin and the API show instead of any part of a secret: that one is set, and since when.
+    credentials_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     base_url = models.URLField(
         max_length=500, blank=True, help_text="Blank: the CRM's real API URL (or the environment's)."
     )

@@ -282,6 +282,8 @@ def connection_create(
         organization=organization, kind=kind, credentials=credentials_validate(credentials or {}), **fields
     )
     contact_rule_check(connection=connection, events=events)
+    if connection.credentials:
+        connection.credentials_changed_at = timezone.now()
     connection_check(connection)
     connection.credentials_hosts = connection_target_hosts(connection=connection)
     _save(connection)
@@ -352,6 +354,7 @@ def connection_update(
         if merged != connection.credentials:
             changes["credentials_fields"] = sorted(merged)
             connection.credentials = merged
+            connection.credentials_changed_at = timezone.now()
             connection.token_state = {}
     connection_check(connection)
     if credentials is not None:

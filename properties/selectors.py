@@ -118,7 +118,7 @@ def _names_in_crm_sql() -> str:
     )
     actions = ", ".join(["%s"] * len(_IN_CRM_ACTIONS))
     return (
-        f"SELECT d.{column(PropertyDefinition, 'name')} FROM {definitions} AS d "  # noqa: S608 - names come from the models
+        f"SELECT d.{column(PropertyDefinition, 'name')} FROM {definitions} AS d "  # noqa: S608 - identifiers from the models, values are parameters  # nosec B608
         f"WHERE d.{column(PropertyDefinition, 'organization')} = %s"
         f" AND d.{column(PropertyDefinition, 'object_type')} = %s"
         f" AND d.{column(PropertyDefinition, 'name')} IN ("

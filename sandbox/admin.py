@@ -11,7 +11,28 @@ from sandbox.models import (
 )
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class SuperuserOnlyAdmin(admin.ModelAdmin):
+    """The sandbox's rows belong to no organization (records and logs of every organization's
+    pushes), so no organization's staff may see them: superusers only, whatever permissions
+    a staff user holds."""
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request):
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+
+class ReadOnlyAdmin(SuperuserOnlyAdmin):
     """Rows written by the emulators: viewable and deletable, never edited by hand."""
 
     def has_add_permission(self, request):
@@ -22,7 +43,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(SandboxConfig)
-class SandboxConfigAdmin(admin.ModelAdmin):
+class SandboxConfigAdmin(SuperuserOnlyAdmin):
     list_display = [
         "kind",
         "rate_limit_enabled",

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "import_export",
+    "axes",
     "core",
     "accounts",
     "contacts",
@@ -78,6 +79,15 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.security_headers.ContentSecurityPolicyMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
+]
+
+# django-axes first: it refuses a locked-out user and address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -147,14 +157,19 @@ STATIC_ROOT = env("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "static"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BODY_BYTES", default=1024 * 1024)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 
+# Admin CSV import and export need the model's permissions ("add" for import, to which the
+# contact admin adds "change"; "view" for export); without these settings any staff user could.
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+
 # ------------------------------------------------------------------------------
 # Security (production)
 # ------------------------------------------------------------------------------
+# Headers, HSTS, CSP and lock-outs are in config/settings/security.py.
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
     CSRF_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
-    SECURE_CONTENT_TYPE_NOSNIFF = True
 
 # ------------------------------------------------------------------------------
 # Per-topic blocks
@@ -167,3 +182,4 @@ from config.settings.drf import *  # noqa: E402,F403
 from config.settings.integrations import *  # noqa: E402,F403
 from config.settings.logging import *  # noqa: E402,F403
 from config.settings.properties import *  # noqa: E402,F403
+from config.settings.security import *  # noqa: E402,F403

@@ -25,6 +25,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PARSER_CLASSES": ["core.parsers.BoundedJSONParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Throttles key anonymous clients on the same address as the lock-outs (config/settings/security.py).
+    "NUM_PROXIES": env.int("TRUSTED_PROXY_COUNT", default=0),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -33,6 +35,13 @@ SPECTACULAR_SETTINGS = {
     "Authenticate with `Authorization: Api-Key <key>` (or `Bearer <key>`).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # API_DOCS_PUBLIC (config/settings/security.py) decides, at request time.
+    "SERVE_PERMISSIONS": ["core.api_docs.ApiDocsPermission"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.schema.error_responses",
+        "properties.schema.path_parameter_enums",
+    ],
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -27,5 +27,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "celery": {"level": LOG_LEVEL},
+        # django-axes logs every login at INFO; its warnings (failures, lock-outs) are what matter.
+        "axes": {"level": "WARNING"},
     },
 }

@@ -55,6 +55,8 @@ class ActorSerializer(serializers.Serializer):
 
 
 class ContactOutputSerializer(serializers.ModelSerializer):
+    # Not format "email": a contact known only by name reads back with an empty email.
+    email = serializers.CharField(read_only=True, help_text="Lower-case; empty when the contact has none.")
     created_by = ActorSerializer(source="*", read_only=True)
 
     class Meta:

@@ -93,7 +93,7 @@ def states_insert_queued(
     # The WITH sits inside the INSERT (Python's sqlite3 gives a statement starting with WITH
     # no rowcount); "WHERE true" keeps SQLite from reading ON CONFLICT as a join's ON clause.
     sql = (
-        f"INSERT INTO {ops.quote_name(table)} ({quoted}) "  # noqa: S608
+        f"INSERT INTO {ops.quote_name(table)} ({quoted}) "  # noqa: S608 - quoted identifiers and ORM-compiled SQL, values are parameters  # nosec B608
         f"WITH picked (contact_id) AS {materialized}({select_sql}) "
         "SELECT p.contact_id, %s, %s, %s, %s, 0, %s, %s, %s, %s "
         "FROM (SELECT contact_id FROM picked ORDER BY contact_id) AS p "

@@ -30,7 +30,7 @@ class Command(BaseCommand):
                         raw = (
                             model.objects.filter(pk=pk)
                             .select_for_update()
-                            .extra(select={"raw": column})  # noqa: S610 - column name comes from the model
+                            .extra(select={"raw": column})  # noqa: S610 - the column name comes from the model  # nosec B610
                             .values_list("raw", flat=True)
                             .first()
                         )

@@ -1,6 +1,7 @@
 """/api/v1/connections/: admin scope, write-only credentials, org scoping, validation, audit."""
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -49,7 +50,9 @@ def test_create_stores_credentials_encrypted_and_never_returns_them(admin_client
     body = response.json()
     assert SECRET not in json.dumps(body)
     assert body["credentials_configured"] is True
-    assert body["credentials_masked"] == {"access_token": "••••WXYZ"}
+    assert body["credentials_masked"] == {"access_token": "set"}
+    assert "WXYZ" not in json.dumps(body)  # no part of the secret, not even its end
+    assert body["credentials_changed_at"] is not None
     assert body["batch_size"] == 100 and body["batch_size_max"] == 100
     assert "push_contacts" in body["capabilities"]
     connection = CrmConnection.objects.get(pk=body["id"])
@@ -119,6 +122,25 @@ def test_update_merges_credentials_and_audits_without_values(admin_client, org):
     assert event.changes == {"batch_size": 50, "credentials_fields": ["access_token", "client_id"]}
 
 
+def test_credentials_changed_at_moves_only_when_the_credentials_change(admin_client, org):
+    long_ago = datetime(2020, 1, 1, tzinfo=UTC)
+    connection = CrmConnectionFactory(organization=org, credentials={"access_token": SECRET})
+    CrmConnection.objects.filter(pk=connection.pk).update(credentials_changed_at=long_ago)
+    # a change of anything else leaves it
+    assert admin_client.patch(f"{URL}{connection.pk}/", {"batch_size": 50}, format="json").status_code == 200
+    connection.refresh_from_db()
+    assert connection.credentials_changed_at == long_ago
+    # new credentials move it
+    response = admin_client.patch(
+        f"{URL}{connection.pk}/", {"credentials": {"access_token": "pat-rotated-0000"}}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    connection.refresh_from_db()
+    assert connection.credentials_changed_at > long_ago
+    assert response.json()["credentials_masked"] == {"access_token": "set"}
+    assert "0000" not in response.content.decode()
+
+
 def test_update_rejecting_batch_size_changes_nothing(admin_client, org):
     connection = CrmConnectionFactory(organization=org, batch_size=40)
     response = admin_client.patch(f"{URL}{connection.pk}/", {"batch_size": 500, "name": "new"}, format="json")
@@ -183,7 +205,8 @@ def test_admin_masks_credentials_and_accepts_new_ones(org, client):
     connection = CrmConnectionFactory(organization=org, credentials={"access_token": SECRET})
     page = client.get(f"/admin/integrations/crmconnection/{connection.pk}/change/")
     assert page.status_code == 200
-    assert SECRET not in page.content.decode() and "WXYZ" in page.content.decode()
+    assert SECRET not in page.content.decode() and "WXYZ" not in page.content.decode()
+    assert "access_token: set" in page.content.decode()
     listing = client.get("/admin/integrations/crmconnection/")
     assert listing.status_code == 200 and SECRET not in listing.content.decode()
 
