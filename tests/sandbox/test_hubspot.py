@@ -6,7 +6,9 @@ Expected shapes are the ones ../shared/CRM-APIS.md §1 documents, written out li
 import json
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from sandbox import credentials as creds
 from sandbox.models import SandboxRecord
@@ -109,23 +111,28 @@ def test_batch_limits_and_duplicates_are_rejected_whole(hubspot):
     assert contacts().count() == 0
 
 
-@pytest.mark.parametrize("rows", [3, 30])
-def test_upsert_query_count_does_not_grow_with_batch(hubspot, django_assert_num_queries, rows):
-    post(
-        hubspot,
-        "/crm/v3/objects/contacts/batch/upsert",
-        upsert_inputs([f"seed{i}@x.com" for i in range(rows)]),
-    )
-    payload = upsert_inputs(
-        [f"seed{i}@x.com" for i in range(rows // 2)] + [f"new{i}@x.com" for i in range(rows)]
-    )
-    # config; savepoint (request transaction); custom properties; existing contacts; savepoint,
-    # upsert of the changed rows, insert of the new ones, their histories (select, upsert,
-    # insert), release; request log insert; release.
-    # Rate limiting is off here: it adds one select and one update per bucket.
-    with django_assert_num_queries(13):
-        response = post(hubspot, "/crm/v3/objects/contacts/batch/upsert", payload)
-    assert response.status_code == 200
+def test_upsert_query_count_does_not_grow_with_batch(hubspot):
+    def upsert_queries(rows: int, prefix: str) -> int:
+        post(
+            hubspot,
+            "/crm/v3/objects/contacts/batch/upsert",
+            upsert_inputs([f"{prefix}seed{i}@x.com" for i in range(rows)]),
+        )
+        payload = upsert_inputs(
+            [f"{prefix}seed{i}@x.com" for i in range(rows // 2)]
+            + [f"{prefix}new{i}@x.com" for i in range(rows)]
+        )
+        with CaptureQueriesContext(connection) as captured:
+            response = post(hubspot, "/crm/v3/objects/contacts/batch/upsert", payload)
+        assert response.status_code == 200
+        return len(captured.captured_queries)
+
+    # About 13: config; savepoint (request transaction); custom properties; existing contacts;
+    # savepoint, upsert of the changed rows, insert of the new ones, their histories (select,
+    # upsert, insert), release; request log insert; release. Rate limiting is off here.
+    # The figure is compared between sizes, not pinned: the claim is that it does not grow.
+    small, large = upsert_queries(3, "a"), upsert_queries(30, "b")
+    assert small == large <= 16
 
 
 def test_batch_create_conflict_and_multistatus_opt_in(hubspot):
