@@ -5,14 +5,7 @@ Inputs refuse unknown fields, so a typo ("reset_retries") is a 400, not a silent
 
 from rest_framework import serializers
 
-
-class StrictSerializer(serializers.Serializer):
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().to_internal_value(data)
+from core.serializers import StrictSerializer
 
 
 class QueueSyncInput(StrictSerializer):
