@@ -38,6 +38,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Summaries, descriptions, examples, error responses and the `crm` enum (core/openapi.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.openapi.postprocess"],
     # Several serializers have a field called "status"; name the contact's so clients get a stable type.
     "ENUM_NAME_OVERRIDES": {
         "ContactStatusEnum": "contacts.models.Contact.Status",
