@@ -19,6 +19,10 @@ def error_body(message: str, code: str, details: dict | None = None) -> dict:
     return {"error": message, "code": code, "details": details or {}}
 
 
+# Codes whose details name fields: rendered in the one field-path shape (validation_details).
+FIELD_ERROR_CODES = {"validation_error", "invalid_custom_properties"}
+
+
 def validation_details(detail) -> dict[str, list[str]]:
     """DRF's nested error detail as one flat shape: {"field.path": ["message", …]}.
 
@@ -60,7 +64,7 @@ def exception_handler(exc, context):
     request = context.get("request")
     if isinstance(exc, ApplicationError):
         details = exc.details
-        if exc.code == "validation_error":
+        if exc.code in FIELD_ERROR_CODES:
             details = validation_details(details)
         return Response(error_body(exc.message, exc.code, details), status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
