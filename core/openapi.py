@@ -69,10 +69,14 @@ def _sample(schema: dict, components: dict, name: str = "", depth: int = 0):
         return schema["example"]
     for key in ("allOf", "oneOf", "anyOf"):
         if schema.get(key):
+            if schema.get("nullable") and key == "allOf":
+                return None  # an optional object (e.g. `paused`): its usual value
             return _sample(schema[key][0], components, name, depth)
     if schema.get("enum"):
         return next((value for value in schema["enum"] if value not in (None, "")), schema["enum"][0])
     kind = schema.get("type", "object")
+    if name in FIELD_SAMPLES:
+        return FIELD_SAMPLES[name]
     if kind == "object" or "properties" in schema:
         if depth > 4:
             return {}
@@ -104,14 +108,39 @@ def _string_sample(fmt: str, name: str) -> str:
         return "https://crm.example.com/"
     if name == "crm" or name == "kind":
         return "hubspot"
-    return {
-        "first_name": "Ada",
-        "last_name": "Lovelace",
-        "company": "Analytical Engines Ltd",
-        "phone": "+44 20 7946 0000",
-        "name": "Spring open day",
-        "error": "HubSpot API validation failed (HTTP 400): Property values were not valid",
-    }.get(name, name.replace("_", " ").capitalize() or "text")
+    return name.replace("_", " ").capitalize() or "text"
+
+
+# Sample values by field name, where a type alone would give a meaningless one.
+FIELD_SAMPLES = {
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "company": "Analytical Engines Ltd",
+    "job_title": "Head of engineering",
+    "phone": "+44 20 7946 0000",
+    "name": "Spring open day",
+    "label": "Company size",
+    "source": "api",
+    "tags": ["vip", "spring-2026"],
+    "notes": "Met at the spring open day.",
+    "location": "London",
+    "sync_type": "contacts",
+    "sync_status": "Queued",
+    "processing_status": "Queued",
+    "priority": "normal",
+    "estimated_processing_time": "Within 2 minutes",
+    "estimated_processing": "Within 2 minutes",
+    "estimate": "Within 9 minutes",
+    "error": "HubSpot API validation failed (HTTP 400): Property values were not valid",
+    "error_category": "validation",
+    "message": "Retry scheduled",
+    "policy": "DAILY",
+    "crm_message": "You have reached your daily limit.",
+    "remote_id": "1234567",
+    "object_type": "contacts",
+    "worker": "celery@worker-1",
+    "custom_properties": {"company_size": "large"},
+}
 
 
 def _error_response(status: str) -> dict:
