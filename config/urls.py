@@ -1,12 +1,14 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from core.views import healthz
+from core.views import api_not_found, healthz
+from crm_sync.metrics import metrics_view
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file, so the CSP needs no inline script.
@@ -17,6 +19,10 @@ urlpatterns = [
 
 if settings.SANDBOX_ENABLED:
     urlpatterns.append(path("sandbox/", include("sandbox.urls")))
+
+# Last: under /api/ an unknown path is the JSON 404 body, also in DEBUG, and since every /api/
+# path resolves, CommonMiddleware never tries its APPEND_SLASH redirect there (a 500 on POST).
+urlpatterns.append(re_path(r"^api/", api_not_found, name="api-not-found"))
 
 handler400 = "core.views.error_400"
 handler403 = "core.views.error_403"

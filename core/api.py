@@ -19,6 +19,34 @@ def error_body(message: str, code: str, details: dict | None = None) -> dict:
     return {"error": message, "code": code, "details": details or {}}
 
 
+# Codes whose details name fields: rendered in the one field-path shape (validation_details).
+FIELD_ERROR_CODES = {"validation_error", "invalid_custom_properties"}
+
+
+def validation_details(detail) -> dict[str, list[str]]:
+    """DRF's nested error detail as one flat shape: {"field.path": ["message", …]}.
+
+    Nested objects join with dots (`event.name`), list items by index (`contact_ids.3`); errors
+    of the body as a whole are under `non_field_errors`. Every API validation error has this shape.
+    """
+    flat: dict[str, list[str]] = {}
+
+    def walk(value, path: str) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, f"{path}.{key}" if path else str(key))
+        elif isinstance(value, list | tuple) and any(isinstance(item, dict | list) for item in value):
+            for index, item in enumerate(value):
+                if item:
+                    walk(item, f"{path}.{index}" if path else str(index))
+        else:
+            items = value if isinstance(value, list | tuple) else [value]
+            flat.setdefault(path or "non_field_errors", []).extend(str(item) for item in items)
+
+    walk(detail, "")
+    return flat
+
+
 def _first_message(detail) -> str:
     if isinstance(detail, list) and detail:
         return _first_message(detail[0])
@@ -35,7 +63,10 @@ def exception_handler(exc, context):
     """
     request = context.get("request")
     if isinstance(exc, ApplicationError):
-        return Response(error_body(exc.message, exc.code, exc.details), status=exc.status_code)
+        details = exc.details
+        if exc.code in FIELD_ERROR_CODES:
+            details = validation_details(details)
+        return Response(error_body(exc.message, exc.code, details), status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         details = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(details)
@@ -59,8 +90,7 @@ def exception_handler(exc, context):
         )
 
     if isinstance(exc, exceptions.ValidationError):
-        details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        response.data = error_body("Invalid input.", "validation_error", details)
+        response.data = error_body("Invalid input.", "validation_error", validation_details(exc.detail))
         return response
 
     code = exc.get_codes() if hasattr(exc, "get_codes") else "error"

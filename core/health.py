@@ -7,6 +7,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
+from core.selectors import heartbeat_report
+
 logger = logging.getLogger(__name__)
 
 
@@ -41,7 +43,12 @@ def check_broker() -> str:
 CHECKS = {"database": check_database, "broker": check_broker, "cache": check_cache}
 
 
-def health_report() -> tuple[bool, dict[str, str]]:
+def health_report(*, require_workers: bool = False) -> tuple[bool, dict]:
+    """What the web needs (database, broker, cache), then the background (workers, beat).
+
+    A stale worker or beat does not make the web unhealthy (restarting the web would not help):
+    it is reported, and counts only when `require_workers` (GET /healthz?workers=1) asks.
+    """
     report, healthy = {}, True
     for name, check in CHECKS.items():
         try:
@@ -50,4 +57,11 @@ def health_report() -> tuple[bool, dict[str, str]]:
             logger.warning("Health check %s failed: %s", name, exc)
             report[name] = f"error: {type(exc).__name__}"
             healthy = False
+    try:
+        background = heartbeat_report()
+    except Exception as exc:  # noqa: BLE001 - the database check above already says why
+        background = {part: {"state": f"error: {type(exc).__name__}"} for part in ("workers", "beat")}
+    report.update(background)
+    if require_workers and any(background[part]["state"] != "ok" for part in ("workers", "beat")):
+        healthy = False
     return healthy, report

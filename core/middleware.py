@@ -74,3 +74,32 @@ class BodySizeLimitMiddleware:
                 status=413,
             )
         return self.get_response(request)
+
+
+class ApiTrailingSlashMiddleware:
+    """Serve an /api/ path that lacks its trailing slash as the path with it.
+
+    Django's APPEND_SLASH answers with a redirect, which a client loses a POST body to (in DEBUG
+    Django raises instead: a 500). Under /api/ the missing slash is accepted as written; what
+    matches nothing either way stays a JSON 404 (core.views.api_not_found).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        path = request.path_info
+        missing_slash = path.startswith("/api/") and not path.endswith("/")
+        if missing_slash and _unrouted(path, request) and not _unrouted(path + "/", request):
+            request.path_info = path + "/"
+            request.path = request.path + "/"
+        return self.get_response(request)
+
+
+def _unrouted(path: str, request) -> bool:
+    from django.urls import Resolver404, resolve
+
+    try:
+        return resolve(path, getattr(request, "urlconf", None)).url_name == "api-not-found"
+    except Resolver404:
+        return True

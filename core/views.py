@@ -3,6 +3,7 @@
 import logging
 
 from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from core.api import error_body
@@ -13,7 +14,7 @@ logger = logging.getLogger(__name__)
 
 @require_GET
 def healthz(request):
-    healthy, report = health_report()
+    healthy, report = health_report(require_workers=request.GET.get("workers") in ("1", "true", "yes"))
     return JsonResponse({"status": "ok" if healthy else "degraded", **report}, status=200 if healthy else 503)
 
 
@@ -54,3 +55,9 @@ def error_500(request):
         "server_error",
         {"request_id": getattr(request, "request_id", None)},
     )
+
+
+@csrf_exempt
+def api_not_found(request, *args, **kwargs):
+    """Every /api/ path no route takes: the JSON 404 body, in DEBUG too (Django's page is HTML)."""
+    return JsonResponse(error_body("Not found.", "not_found", {"path": request.path[:200]}), status=404)

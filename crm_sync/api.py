@@ -4,7 +4,7 @@ Scopes: GET needs `read`, every other call `sync`, the admin/ endpoints `admin`.
 """
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -12,13 +12,19 @@ from accounts.actors import Actor
 from accounts.models import Scope
 from core.api import LimitOffsetTotalPagination, OrganizationScopedMixin
 from crm_sync import connections, presenters, serializers
-from crm_sync.selectors import queue_completion_estimate, sync_failures, sync_stats
+from crm_sync.selectors import queue_completion_estimate, sync_failures, sync_stats, sync_stats_every_crm
 from crm_sync.services.credentials import crm_config, crm_credentials_test
 from crm_sync.services.queue_all import contacts_queue_all
 from crm_sync.services.queueing import contact_queue, contacts_bulk_queue
 from crm_sync.services.retrying import contact_retry, contacts_retry_all
 
 CRM_PARAM = OpenApiParameter("crm", str, required=True, description="CRM kind, e.g. hubspot")
+OPTIONAL_CRM_PARAM = OpenApiParameter(
+    "crm",
+    str,
+    required=False,
+    description="CRM kind, e.g. hubspot; without it, every CRM of the organization",
+)
 
 
 class SyncApi(OrganizationScopedMixin, APIView):
@@ -62,7 +68,10 @@ class ContactsQueueAllSyncApi(SyncApi):
         data = self.validated(serializers.QueueAllSyncInput, request.data)
         result = contacts_queue_all(organization=self.organization, actor=self.actor(), **data)
         connection = connections.organization_connection(organization=self.organization, crm=data["crm"])
-        result["estimated_completion"] = queue_completion_estimate(connection=connection)
+        estimate = queue_completion_estimate(connection=connection)
+        result["estimated_completion"] = estimate["at"]
+        result["estimate"] = estimate["text"]
+        result["paused"] = estimate["paused"]
         return Response(result)
 
 
@@ -82,9 +91,19 @@ class ContactSyncStatusApi(SyncApi):
 
 
 class SyncStatsApi(SyncApi):
-    @extend_schema(parameters=[CRM_PARAM], responses=serializers.SyncStatsOutput, tags=["sync"])
+    @extend_schema(
+        parameters=[OPTIONAL_CRM_PARAM],
+        responses=PolymorphicProxySerializer(
+            component_name="SyncStatsAnswer",
+            serializers=[serializers.SyncStatsOutput, serializers.SyncStatsEveryCrmOutput],
+            resource_type_field_name=None,
+        ),
+        tags=["sync"],
+    )
     def get(self, request):
-        crm = self.validated(serializers.CrmQuery, request.query_params)["crm"]
+        crm = self.validated(serializers.OptionalCrmQuery, request.query_params).get("crm")
+        if crm is None:
+            return Response(sync_stats_every_crm(organization=self.organization))
         connection = connections.organization_connection(
             organization=self.organization, crm=crm, require_enabled=False, for_push=False
         )

@@ -18,6 +18,7 @@ def queued_state(state: ContactSyncState, *, crm: str) -> dict:
         "priority": Priority(state.priority).label,
         "estimated_processing_time": estimate["text"],
         "estimated_processing_at": estimate["at"],
+        "paused": estimate["paused"],
     }
 
 
@@ -43,12 +44,7 @@ def _state_body(state: ContactSyncState | None, *, connection, debug: bool) -> d
     if state.sync_status == SyncStatus.SKIPPED:
         body["skip_reason"] = state.skip_reason
     if state.processing_status in ACTIVE and connection is not None and connection.enabled:
-        if connection.is_circuit_open:
-            body["estimated_processing"] = "Paused: " + (
-                connection.circuit_reason or "the connection's circuit is open"
-            )
-        else:
-            body["estimated_processing"] = processing_estimate(state=state, connection=connection)["text"]
+        body["estimated_processing"] = processing_estimate(state=state, connection=connection)["text"]
     if debug:
         body["last_request"] = state.last_request
         body["last_response"] = state.last_response

@@ -2,8 +2,27 @@
 get_or_create, so an admin's edits (interval, enabled) are never overwritten.
 
 Each entry: name, task, either `interval_seconds` (under a minute) or `crontab`,
-`expire_seconds` (about 1.5x the period, so a backlog of ticks cannot pile up), queue, why.
+`expire_seconds` (about 1.5x the period, so a backlog of ticks cannot pile up), queue,
+optional `kwargs`, why.
 """
+
+import json
+
+# Every 30 s, one per queue: the worker that takes it records a heartbeat row for its queue
+# (core.tasks.heartbeat). /healthz and the "Worker heartbeats" admin page read them: a fresh
+# row proves beat is sending and the queue has a live consumer. Expires before the next one.
+HEARTBEAT_QUEUES = ["default", "push", "pull", "maintenance"]
+HEARTBEAT_SCHEDULES = [
+    {
+        "name": f"core: heartbeat via the {queue} queue",
+        "task": "core.heartbeat",
+        "interval_seconds": 30,
+        "expire_seconds": 25,
+        "queue": queue,
+        "kwargs": {"queue": queue},
+    }
+    for queue in HEARTBEAT_QUEUES
+]
 
 DEFAULT_SCHEDULES = [
     {
@@ -54,6 +73,7 @@ DEFAULT_SCHEDULES = [
         "expire_seconds": 5400,
         "queue": "maintenance",
     },
+    *HEARTBEAT_SCHEDULES,
 ]
 
 
@@ -72,6 +92,8 @@ def schedules_seed(*, apps=None) -> list[str]:
         if PeriodicTask.objects.filter(name=entry["name"]).exists():
             continue
         defaults = {"task": entry["task"], "queue": entry["queue"], "expire_seconds": entry["expire_seconds"]}
+        if "kwargs" in entry:
+            defaults["kwargs"] = json.dumps(entry["kwargs"])
         if "interval_seconds" in entry:
             interval, _ = IntervalSchedule.objects.get_or_create(
                 every=entry["interval_seconds"], period="seconds"

@@ -6,10 +6,14 @@ from datetime import datetime, timedelta
 from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
+from crm_sync.connections import organization_connections, push_kinds
 from crm_sync.models import ContactSyncState, ProcessingStatus, SyncRun, SyncStatus
 from integrations import registry
 
 THROUGHPUT_WINDOW = timedelta(minutes=15)
+# Push runs an estimate falls back on when none finished within THROUGHPUT_WINDOW.
+HISTORY_RUNS = 20
+UNKNOWN_TEXT = "Unknown: no push has been measured on this connection yet"
 
 
 def connection_pause(*, connection, now: datetime | None = None) -> dict | None:
@@ -24,7 +28,9 @@ def connection_pause(*, connection, now: datetime | None = None) -> dict | None:
             "reason": "circuit_open",
             "policy": None,
             "until": None,
-            "message": "Paused: " + (connection.circuit_reason or "the connection's circuit is open"),
+            "message": "Paused: "
+            + (connection.circuit_reason or "the CRM refused the connection's calls").rstrip(".")
+            + ". Nothing is sent until the connection is resumed (fix the cause, then Resume).",
             "crm_message": "",
         }
     until = connection.quota_held_until(now)
@@ -84,6 +90,19 @@ def sync_stats(*, connection, now: datetime | None = None) -> dict:
     }
 
 
+def sync_stats_every_crm(*, organization, now: datetime | None = None) -> dict:
+    """sync_stats of each push-capable CRM the organization has a connection of, by kind.
+
+    The connection that represents a kind is the one `crm=<kind>` would read (enabled first).
+    """
+    now = now or timezone.now()
+    kinds = set(push_kinds())
+    chosen = {}
+    for connection in organization_connections(organization=organization).filter(kind__in=kinds):
+        chosen.setdefault(connection.kind, connection)
+    return {"crms": {kind: sync_stats(connection=chosen[kind], now=now) for kind in sorted(chosen)}}
+
+
 def sync_failures(*, connection) -> QuerySet:
     """Failed contacts of a connection, most recent failure first (the errors index)."""
     return (
@@ -110,26 +129,34 @@ def state_can_retry(state: ContactSyncState) -> bool:
     return state.sync_status == SyncStatus.ERROR and state.processing_status == ProcessingStatus.QUEUED
 
 
-def connection_throughput(*, connection, now: datetime | None = None) -> float:
-    """Contacts per second this connection has been processed at recently (all workers together).
+def connection_throughput(*, connection, now: datetime | None = None) -> float | None:
+    """Contacts per second this connection has been pushed at (all workers together); None unknown.
 
-    Measured from the SyncRuns of the last 15 minutes; with no history yet, one batch per
-    push interval (what the dispatcher alone guarantees).
+    Measured from its push SyncRuns of the last 15 minutes over their wall-clock span (parallel
+    workers count once; idle gaps make it conservative). With none that recent, its last
+    HISTORY_RUNS push runs over their summed durations. With no run at all the rate is unknown:
+    a guess ("one batch per interval") would promise what nobody has measured.
     """
     now = now or timezone.now()
-    recent = SyncRun.objects.filter(
-        connection=connection, direction=SyncRun.Direction.PUSH, finished_at__gte=now - THROUGHPUT_WINDOW
-    ).aggregate(
-        done=Sum(F("succeeded") + F("failed") + F("retried") + F("skipped") + F("unchanged")),
-        first=Min("started_at"),
-        last=Max("finished_at"),
+    done_expr = F("succeeded") + F("failed") + F("retried") + F("skipped") + F("unchanged")
+    runs = SyncRun.objects.filter(connection=connection, direction=SyncRun.Direction.PUSH)
+    recent = runs.filter(finished_at__gte=now - THROUGHPUT_WINDOW).aggregate(
+        done=Sum(done_expr), first=Min("started_at"), last=Max("finished_at")
     )
     done = recent["done"] or 0
     if done and recent["first"] and recent["last"]:
-        # The wall-clock span counts parallel workers once; idle gaps make it conservative.
         span = max((recent["last"] - recent["first"]).total_seconds(), 1.0)
         return done / span
-    return max(connection.batch_size, 1) / max(connection.push_interval_seconds, 1)
+    older = list(
+        runs.filter(finished_at__isnull=False)
+        .order_by("-finished_at")
+        .annotate(done=done_expr)
+        .values_list("done", "duration_ms")[:HISTORY_RUNS]
+    )
+    done = sum(row[0] for row in older)
+    if not done:
+        return None
+    return done / max(sum(row[1] for row in older) / 1000, 1.0)
 
 
 def queue_position(*, state: ContactSyncState) -> int:
@@ -161,40 +188,45 @@ def seconds_phrase(seconds: float) -> str:
     return f"Within {hours} hours"
 
 
-def _hold_seconds(connection, now: datetime) -> float:
-    """Seconds until a daily-quota hold of the connection ends (0 when none stands)."""
-    until = connection.quota_held_until(now)
-    return (until - now).total_seconds() if until else 0.0
+def _estimate(*, connection, now: datetime, wait: float, count: int) -> dict:
+    """{"seconds", "at", "text", "paused"} for `count` rows after `wait` seconds.
+
+    A paused connection says so and why, first: an open circuit moves nothing until someone
+    resumes it (no time at all); a daily-quota hold moves nothing before the CRM's reset.
+    An unmeasured rate gives no time: seconds and at are null and the text says unknown.
+    """
+    pause = connection_pause(connection=connection, now=now)
+    if pause is not None and pause["until"] is None:
+        return {"seconds": None, "at": None, "text": pause["message"], "paused": pause}
+    rate = connection_throughput(connection=connection, now=now)
+    held = (pause["until"] - now).total_seconds() if pause is not None else 0.0
+    if rate is None:
+        seconds = None
+        text = UNKNOWN_TEXT
+    else:
+        seconds = max(wait, held) + count / rate
+        text = seconds_phrase(seconds)
+    if pause is not None:
+        after = f"after the CRM's daily API limit resets at {pause['until'].isoformat()}"
+        when = f" ({text[0].lower()}{text[1:]})" if seconds is not None else "; time to finish unknown"
+        text = f"Paused: {after}{when}"
+    at = now + timedelta(seconds=seconds) if seconds is not None else None
+    return {"seconds": seconds, "at": at, "text": text, "paused": pause}
 
 
 def processing_estimate(*, state: ContactSyncState, connection, now: datetime | None = None) -> dict:
-    """When a queued contact should be processed: its wait, plus the queue ahead at the measured rate.
-
-    While a daily-quota hold stands nothing moves before the CRM's reset, so the estimate
-    starts there and says so.
-    """
+    """When a queued contact should be processed: its wait, plus the queue ahead at the measured rate."""
     now = now or timezone.now()
     if state.processing_status == ProcessingStatus.PROCESSING:
-        return {"seconds": 0.0, "at": now, "text": "Processing now"}
-    ahead = queue_position(state=state)
-    rate = connection_throughput(connection=connection, now=now)
+        return {"seconds": 0.0, "at": now, "text": "Processing now", "paused": None}
     wait = max((state.due_at - now).total_seconds(), 0.0) if state.due_at else 0.0
-    held = _hold_seconds(connection, now)
-    seconds = max(wait, held) + (ahead + 1) / rate
-    text = seconds_phrase(seconds)
-    if held:
-        reset = connection.quota_exhausted_until.isoformat()
-        text = f"After the CRM's daily API limit resets at {reset} ({text[0].lower()}{text[1:]})"
-    return {"seconds": seconds, "at": now + timedelta(seconds=seconds), "text": text}
+    return _estimate(connection=connection, now=now, wait=wait, count=queue_position(state=state) + 1)
 
 
-def queue_completion_estimate(*, connection, now: datetime | None = None) -> datetime:
-    """When the connection's whole current queue should be done at the measured rate (after a
-    daily-quota hold, when one stands)."""
+def queue_completion_estimate(*, connection, now: datetime | None = None) -> dict:
+    """When the connection's whole current queue should be done at the measured rate."""
     now = now or timezone.now()
-    depth = queue_depth(connection=connection)
-    rate = connection_throughput(connection=connection, now=now)
-    return now + timedelta(seconds=_hold_seconds(connection, now) + depth / rate)
+    return _estimate(connection=connection, now=now, wait=0.0, count=queue_depth(connection=connection))
 
 
 def contact_states(*, contact) -> list[ContactSyncState]:

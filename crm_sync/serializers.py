@@ -5,14 +5,7 @@ Inputs refuse unknown fields, so a typo ("reset_retries") is a 400, not a silent
 
 from rest_framework import serializers
 
-
-class StrictSerializer(serializers.Serializer):
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().to_internal_value(data)
+from core.serializers import StrictSerializer
 
 
 class QueueSyncInput(StrictSerializer):
@@ -51,6 +44,10 @@ class CrmQuery(serializers.Serializer):
     crm = serializers.CharField()
 
 
+class OptionalCrmQuery(serializers.Serializer):
+    crm = serializers.CharField(required=False)
+
+
 class TestCredentialsInput(StrictSerializer):
     crm = serializers.CharField()
     api_key = serializers.CharField(required=False, write_only=True, help_text="Shorthand for a one-key CRM.")
@@ -60,13 +57,29 @@ class TestCredentialsInput(StrictSerializer):
 
 
 # ---- response shapes (documentation only) -------------------------------------------------
+class PauseOutput(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=["daily_quota_exhausted", "circuit_open"])
+    policy = serializers.CharField(allow_null=True, help_text="The CRM's limit, e.g. DAILY.")
+    until = serializers.DateTimeField(allow_null=True, help_text="When it ends on its own; null: never.")
+    message = serializers.CharField()
+    crm_message = serializers.CharField(allow_blank=True)
+
+
 class QueueSyncOutput(serializers.Serializer):
     contact_id = serializers.UUIDField()
     crm = serializers.CharField()
     sync_status = serializers.CharField()
     processing_status = serializers.CharField()
     priority = serializers.CharField()
-    estimated_processing_time = serializers.CharField()
+    estimated_processing_time = serializers.CharField(
+        help_text="For a person: 'Within 12 seconds', 'Paused: …' with the reason, or 'Unknown: …' "
+        "while no push has been measured on the connection."
+    )
+    estimated_processing_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="null when the connection is paused until someone acts, or the rate is unknown.",
+    )
+    paused = PauseOutput(allow_null=True, help_text="Why the queue is not moving, when it is not; else null.")
 
 
 class BulkQueueError(serializers.Serializer):
@@ -90,20 +103,18 @@ class QueueAllSyncOutput(serializers.Serializer):
     queued_count = serializers.IntegerField()
     skipped_count = serializers.IntegerField()
     skipped = serializers.DictField(child=serializers.IntegerField())
-    estimated_completion = serializers.DateTimeField()
+    estimated_completion = serializers.DateTimeField(
+        allow_null=True,
+        help_text="From the connection's measured push rate; null when it is paused until someone acts "
+        "or no push has been measured yet (see `estimate`).",
+    )
+    estimate = serializers.CharField(help_text="The same for a person, saying paused or unknown and why.")
+    paused = PauseOutput(allow_null=True, help_text="Why the queue is not moving, when it is not; else null.")
 
 
 class Last24h(serializers.Serializer):
     synced = serializers.IntegerField()
     errors = serializers.IntegerField()
-
-
-class PauseOutput(serializers.Serializer):
-    reason = serializers.ChoiceField(choices=["daily_quota_exhausted", "circuit_open"])
-    policy = serializers.CharField(allow_null=True, help_text="The CRM's limit, e.g. DAILY.")
-    until = serializers.DateTimeField(allow_null=True, help_text="When it ends on its own; null: never.")
-    message = serializers.CharField()
-    crm_message = serializers.CharField(allow_blank=True)
 
 
 class SyncStatsOutput(serializers.Serializer):
@@ -117,6 +128,12 @@ class SyncStatsOutput(serializers.Serializer):
     success_rate = serializers.FloatField()
     last_24h = Last24h()
     paused = PauseOutput(allow_null=True, help_text="Why the queue is not moving, when it is not.")
+
+
+class SyncStatsEveryCrmOutput(serializers.Serializer):
+    crms = serializers.DictField(
+        child=SyncStatsOutput(), help_text="The per-CRM answer, by kind, for every CRM the organization has."
+    )
 
 
 class FailureItem(serializers.Serializer):

@@ -63,6 +63,7 @@ from integrations.errors import (
     CrmValidationError,
 )
 from integrations.holds import QuotaHold
+from integrations.metrics import http_call_observe
 from integrations.ratelimit import (
     DailyQuota,
     RateLimiter,
@@ -584,6 +585,13 @@ class CrmHttpClient:
         remaining = raw.headers.get("X-HubSpot-RateLimit-Remaining") if raw is not None else None
         remaining = remaining or (raw.headers.get("x-sib-ratelimit-remaining") if raw is not None else None)
         status = raw.status_code if raw is not None else "-"
+        if elapsed:  # a call was made (a refused target never left the process)
+            http_call_observe(
+                crm=self.crm,
+                method=method,
+                status=raw.status_code if raw is not None else None,
+                seconds=elapsed / 1000,
+            )
         extra = f" remaining={remaining}" if remaining is not None else ""
         if error is None:
             logger.info("%s %s %s -> %s in %.0f ms%s", self.crm, method, shown, status, elapsed, extra)

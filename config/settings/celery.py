@@ -4,6 +4,8 @@ The database row is the queue (crm_sync); broker messages are nudges, so a lost 
 only delays work until the next dispatcher tick.
 """
 
+from kombu import Queue
+
 from config.env import VAR_DIR, env
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
@@ -34,6 +36,11 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Every queue the project routes to. Declared, so a plain `celery -A config worker` (no -Q)
+# consumes all of them; a worker given -Q still takes only those. Beat sends a heartbeat to
+# each (crm_sync/schedules.py) and /healthz reports each.
+WORKER_QUEUES = ["default", "push", "pull", "maintenance"]
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in WORKER_QUEUES]
 CELERY_TASK_ROUTES = {
     "crm_sync.push_*": {"queue": "push"},
     "crm_sync.dispatch_*": {"queue": "push"},
@@ -43,6 +50,15 @@ CELERY_TASK_ROUTES = {
     "properties.*": {"queue": "maintenance"},
     "contacts.*": {"queue": "maintenance"},
 }
+# Task events (received, started, succeeded, failed, and sent from the publisher) let Flower
+# and `celery events` show live tasks. The file broker has no broadcast, so they are off there.
+CELERY_WORKER_SEND_TASK_EVENTS = env.bool(
+    "CELERY_SEND_TASK_EVENTS", default=not CELERY_BROKER_URL.startswith("filesystem://")
+)
+CELERY_TASK_SEND_SENT_EVENT = CELERY_WORKER_SEND_TASK_EVENTS
+# A queue's heartbeat older than this reads "stale" in /healthz and the admin (beat sends one
+# to every queue each 30 s; three missed beats and a little slack).
+HEALTH_HEARTBEAT_STALE_SECONDS = env.int("HEALTH_HEARTBEAT_STALE_SECONDS", default=120)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"

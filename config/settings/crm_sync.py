@@ -34,3 +34,6 @@ SYNC_PULL_VALUE_MAX_CHARS = env.int("SYNC_PULL_VALUE_MAX_CHARS", default=10000)
 SYNC_PULL_TASK_MAX_SECONDS = env.float("SYNC_PULL_TASK_MAX_SECONDS", default=240.0)
 # Read the next page from the CRM while the current one is written (a second thread).
 SYNC_PULL_PREFETCH = env.bool("SYNC_PULL_PREFETCH", default=True)
+# GET /metrics (crm_sync/metrics.py): a scraper sends `Authorization: Bearer <this>`; staff users
+# may also read it signed in. Empty: staff only.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")

@@ -41,6 +41,8 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.schema.error_responses",
         "properties.schema.path_parameter_enums",
+        # Summaries, descriptions, examples, error responses and the `crm` enum where views left them out.
+        "core.openapi.postprocess",
     ],
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",

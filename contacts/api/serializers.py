@@ -5,19 +5,7 @@ from rest_framework import serializers
 from accounts.models import AuditEvent
 from contacts.models import Contact, Event, Registration
 from contacts.validation import source_is_valid
-
-
-class StrictSerializer(serializers.Serializer):
-    """A body with a field this serializer does not know is a 400 that names the field."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, dict):
-            raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
-        writable = {name for name, field in self.fields.items() if not field.read_only}
-        unknown = sorted(set(data) - writable)
-        if unknown:
-            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().to_internal_value(data)
+from core.serializers import StrictSerializer
 
 
 def _text(max_length: int, **kwargs) -> serializers.CharField:

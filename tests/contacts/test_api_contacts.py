@@ -91,7 +91,7 @@ def test_create_rejects_bad_fields_naming_them(api_client, payload, field):
         URL, {"email": "x@example.com", **payload} if "email" not in payload else payload
     )
     assert response.status_code == 400, response.json()
-    assert field in response.json()["details"]
+    assert any(key == field or key.startswith(f"{field}.") for key in response.json()["details"])
     assert Contact.objects.count() == 0
     assert AuditEvent.objects.filter(object_type="contact").count() == 0
 
@@ -151,7 +151,7 @@ def test_custom_properties_are_checked_against_definitions(api_client, org):
     )
     bad = api_client.post(URL, {"email": "a@example.com", "custom_properties": {"colour": "red"}})
     assert bad.status_code == 400
-    assert "colour" in bad.json()["details"]["custom_properties"]
+    assert "custom_properties.colour" in bad.json()["details"]
     assert Contact.objects.count() == 0
     good = api_client.post(URL, {"email": "a@example.com", "custom_properties": {"score": 5}})
     assert good.status_code == 201, good.json()

@@ -30,7 +30,9 @@ def test_queue_one_answers_the_seed_shape(api_client, org, connection):
     body = response.json()
     assert body["contact_id"] == str(contact.pk) and body["crm"] == "scripted"
     assert body["sync_status"] == "Queued" and body["processing_status"] == "Queued"
-    assert body["estimated_processing_time"].startswith("Within")
+    # no push measured on the connection yet: no guess
+    assert body["estimated_processing_time"].startswith("Unknown")
+    assert body["estimated_processing_at"] is None and body["paused"] is None
     state = ContactSyncState.objects.get(contact=contact, connection=connection)
     assert state.due_at is not None and state.retry_count == 0
     assert AuditEvent.objects.filter(action="sync.queue", object_id=str(contact.pk)).count() == 1
@@ -292,7 +294,8 @@ def test_queue_all_queues_matching_contacts_and_counts_the_skipped(api_client, o
     body = response.json()
     assert body["queued_count"] == 4 and body["matched_count"] == 7
     assert body["skipped"] == {"no_email": 1, "already_queued": 1, "unchanged": 1}
-    assert body["estimated_completion"]
+    assert body["estimated_completion"] is None and body["estimate"].startswith("Unknown")
+    assert body["paused"] is None
     queued_ids = set(
         ContactSyncState.objects.filter(sync_status=SyncStatus.QUEUED).values_list("contact_id", flat=True)
     )
@@ -352,7 +355,7 @@ def test_queue_all_query_count_is_constant(api_client, org, connection, django_a
         ContactFactory(organization=org)
         ContactSyncStateFactory(connection=connection, errored=True)
     # auth (2), connection, aggregate, savepoint, UPDATE idle, UPDATE processing, INSERT … SELECT,
-    # audit, release, then the estimate: connection, depth, throughput
-    with django_assert_num_queries(13):
+    # audit, release, then the estimate: connection, throughput (recent runs, then older), depth
+    with django_assert_num_queries(14):
         response = api_client.post(ALL, {"crm": "scripted"}, format="json")
     assert response.json()["queued_count"] == rows * 2

@@ -53,11 +53,28 @@ def test_sync_status_estimates_from_the_queue_ahead_and_measured_throughput(api_
     assert body["estimated_processing"] == "Within 12 seconds"  # (119 + 1) / 10 per second
 
 
-def test_sync_status_without_history_uses_one_batch_per_interval(api_client, connection):
+def test_sync_status_without_history_says_the_time_is_unknown(api_client, connection):
     mine = ContactSyncStateFactory(connection=connection, queued=True)
     body = api_client.get(status_url(mine.contact_id)).json()["scripted"]
-    # batch 100 per 60 s interval: 1 / (100/60) s
-    assert body["estimated_processing"] == "Within 1 second"
+    assert body["estimated_processing"].startswith("Unknown: no push has been measured")
+
+
+def test_sync_status_falls_back_on_older_runs_over_their_durations(api_client, connection):
+    # given: no run in the last 15 minutes; an hour ago 100 contacts took 20 s of push time
+    mine = ContactSyncStateFactory(connection=connection, queued=True)
+    ahead = timezone.now() - timedelta(minutes=5)
+    for _ in range(9):
+        ContactSyncStateFactory(connection=connection, queued=True, due_at=ahead)
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    SyncRunFactory(
+        connection=connection,
+        succeeded=100,
+        duration_ms=20_000,
+        started_at=an_hour_ago - timedelta(seconds=20),
+        finished_at=an_hour_ago,
+    )
+    body = api_client.get(status_url(mine.contact_id)).json()["scripted"]
+    assert body["estimated_processing"] == "Within 2 seconds"  # (9 + 1) / 5 per second
 
 
 def test_sync_status_of_a_paused_connection_says_so(api_client, connection):
@@ -66,7 +83,9 @@ def test_sync_status_of_a_paused_connection_says_so(api_client, connection):
     connection.circuit_reason = "Authentication failed: bad token"
     connection.save()
     body = api_client.get(status_url(mine.contact_id)).json()["scripted"]
-    assert body["estimated_processing"].startswith("Paused")
+    assert body["estimated_processing"].startswith("Paused: Authentication failed: bad token.")
+    assert "resumed" in body["estimated_processing"]
+    assert body["paused"]["reason"] == "circuit_open"
 
 
 def test_sync_status_error_shows_per_crm_retry_fields(api_client, connection):
@@ -169,7 +188,6 @@ def test_sync_stats_empty_has_zero_rate(api_client, connection):
 
 
 def test_sync_stats_needs_a_known_crm(api_client, connection):
-    assert api_client.get("/api/v1/contacts/sync-stats/").status_code == 400
     response = api_client.get("/api/v1/contacts/sync-stats/?crm=nope")
     assert response.status_code == 400 and response.json()["code"] == "unknown_crm"
 
@@ -249,3 +267,59 @@ def test_sync_failures_bad_input(api_client, connection):
 )
 def test_the_estimate_reads_as_a_phrase(seconds, phrase):
     assert seconds_phrase(seconds) == phrase
+
+
+# ---- the answers tell the truth ------------------------------------------------------------
+def test_sync_stats_without_crm_answers_every_crm_of_the_organization(api_client, org, other_org, connection):
+    # given: the scripted connection with one synced contact, a disabled HubSpot, another org's Brevo
+    ContactSyncStateFactory(connection=connection, complete=True)
+    CrmConnectionFactory(organization=org, kind="hubspot", enabled=False)
+    CrmConnectionFactory(organization=other_org, kind="brevo")
+    # when
+    response = api_client.get("/api/v1/contacts/sync-stats/")
+    # then: the per-CRM answer of each, by kind, and nothing of the other organization
+    assert response.status_code == 200, response.json()
+    crms = response.json()["crms"]
+    assert sorted(crms) == ["hubspot", "scripted"]
+    assert crms["scripted"] == api_client.get("/api/v1/contacts/sync-stats/?crm=scripted").json()
+    assert crms["scripted"]["synced"] == 1 and crms["hubspot"]["total_contacts"] == 0
+
+
+def test_sync_stats_without_crm_of_an_organization_without_connections_is_empty(api_client, org):
+    assert api_client.get("/api/v1/contacts/sync-stats").json() == {"crms": {}}
+
+
+def test_queueing_on_a_paused_connection_says_paused_and_why_never_a_time(api_client, org, connection):
+    # given: a fast measured rate, then the CRM refused the credentials
+    SyncRunFactory(connection=connection, succeeded=600)
+    connection.circuit_state = "open"
+    connection.circuit_reason = "Authentication failed: bad token"
+    connection.save()
+    contact = ContactFactory(organization=org)
+    # when
+    one = api_client.post(f"/api/v1/contacts/{contact.pk}/queue-sync/", {"crm": "scripted"}, format="json")
+    every = api_client.post("/api/v1/contacts/queue-all-sync/", {"crm": "scripted"}, format="json")
+    # then
+    assert one.status_code == 200, one.json()
+    body = one.json()
+    assert body["estimated_processing_time"].startswith("Paused: Authentication failed: bad token.")
+    assert "Within" not in body["estimated_processing_time"]
+    assert body["estimated_processing_at"] is None
+    assert body["paused"]["reason"] == "circuit_open" and body["paused"]["until"] is None
+    assert every.json()["estimated_completion"] is None
+    assert every.json()["estimate"].startswith("Paused: Authentication failed")
+
+
+def test_queue_all_estimates_completion_from_the_measured_rate(api_client, org, connection):
+    # given: 600 contacts pushed over the last minute (10/s), 50 to queue
+    now = timezone.now()
+    SyncRunFactory(
+        connection=connection, succeeded=600, started_at=now - timedelta(seconds=60), finished_at=now
+    )
+    for _ in range(50):
+        ContactFactory(organization=org)
+    # when
+    body = api_client.post("/api/v1/contacts/queue-all-sync/", {"crm": "scripted"}, format="json").json()
+    # then: 50 / 10 per second
+    assert body["queued_count"] == 50 and body["estimate"] == "Within 5 seconds"
+    assert body["estimated_completion"] is not None and body["paused"] is None

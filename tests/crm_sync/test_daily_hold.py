@@ -151,7 +151,7 @@ def test_crm_config_sync_stats_and_sync_status_show_the_hold_and_its_end(
     assert "2026-12-08T00:00:00+00:00" in stats["paused"]["message"]
     assert status["paused"]["reason"] == "daily_quota_exhausted"
     assert status["estimated_processing"].startswith(
-        "After the CRM's daily API limit resets at 2026-12-08T00:00:00+00:00"
+        "Paused: after the CRM's daily API limit resets at 2026-12-08T00:00:00+00:00"
     )
     assert "Within 1 second" not in status["estimated_processing"]
     # and when the reset has passed, every view says the connection runs again
@@ -159,13 +159,16 @@ def test_crm_config_sync_stats_and_sync_status_show_the_hold_and_its_end(
     assert api_client.get("/api/v1/admin/crm-config/").json()["hubspot"]["rate_limit"]["state"] == "ok"
     assert api_client.get("/api/v1/contacts/sync-stats/?crm=hubspot").json()["paused"] is None
     after = api_client.get(f"/api/v1/contacts/{waiting.contact_id}/sync-status/").json()["hubspot"]
-    assert "paused" not in after and not after["estimated_processing"].startswith("After")
+    assert "paused" not in after and not after["estimated_processing"].startswith("Paused")
 
 
 def test_queue_all_estimates_completion_after_the_reset(api_client, hubspot, clock):
     CrmConnection.objects.filter(pk=hubspot.pk).update(quota_exhausted_until=RESET)
     ContactSyncStateFactory(connection=hubspot)  # a contact to queue
+    SyncRunFactory(connection=hubspot, succeeded=600)  # a measured rate
     body = api_client.post("/api/v1/contacts/queue-all-sync/", {"crm": "hubspot"}, format="json").json()
+    assert body["estimate"].startswith("Paused: after the CRM's daily API limit resets")
+    assert body["paused"]["reason"] == "daily_quota_exhausted"
     assert datetime.fromisoformat(body["estimated_completion"].replace("Z", "+00:00")) > RESET
 
 

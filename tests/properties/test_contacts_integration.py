@@ -30,7 +30,9 @@ def test_contact_with_bad_custom_properties_is_400_naming_each_field(api_client,
     assert response.status_code == 400, response.json()
     body = response.json()
     assert body["code"] == "invalid_custom_properties"
-    assert set(body["details"]["custom_properties"]) == {"company_size", "budget", "nope"}
+    assert set(body["details"]) == {
+        f"custom_properties.{name}" for name in ("company_size", "budget", "nope")
+    }
     assert not contact_model.objects.exists()
 
 

@@ -118,7 +118,7 @@ def test_the_daily_quota_runs_out_mid_push_and_pushes_resume_after_midnight(
     assert stats["queued"] == 15 and stats["synced"] == 30
     assert stats["paused"]["reason"] == "daily_quota_exhausted"
     status = api_client.get(f"/api/v1/contacts/{states[-1].contact_id}/sync-status/").json()["hubspot"]
-    assert status["estimated_processing"].startswith("After the CRM's daily API limit resets")
+    assert status["estimated_processing"].startswith("Paused: after the CRM's daily API limit resets")
 
     # and: nothing more reaches the sandbox, whoever asks
     calls = sandbox_calls()
