@@ -4,6 +4,10 @@ from config.env import env
 
 LOG_FORMAT = env("LOG_FORMAT", default="text")
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+# Routine lines at WARNING: beat's "Sending due task" and the worker's received/succeeded pair for
+# every tick of the 5 s dispatcher would bury everything else. runstack (make run) turns it on.
+LOG_QUIET_ROUTINE = env.bool("LOG_QUIET_ROUTINE", default=False)
+_ROUTINE_LOGGERS = ("celery.beat", "celery.app.trace", "celery.worker.strategy")
 
 LOGGING = {
     "version": 1,
@@ -27,5 +31,6 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "celery": {"level": LOG_LEVEL},
+        **({name: {"level": "WARNING"} for name in _ROUTINE_LOGGERS} if LOG_QUIET_ROUTINE else {}),
     },
 }
