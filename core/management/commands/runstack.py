@@ -38,10 +38,12 @@ def port_problem(host: str, port: int) -> str | None:
     """Why the web server could not listen on host:port (None when it can), found before starting."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As the web server does: connections of an earlier run in TIME_WAIT do not hold the port.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:
-            return f"port {port} on {host} is not free ({exc.strerror or exc}); choose another with PORT=..."
+            return f"port {port} on {host} is not free ({exc.strerror or exc}); choose another with PORT"
     return None
 
 
@@ -67,12 +69,13 @@ class Command(BaseCommand):
 
     def commands(self, *, addr: str, concurrency: int) -> dict[str, list[str]]:
         python = sys.executable
-        worker = [python, "-m", "celery", "-A", "config", "worker", "-l", "INFO"]
+        # --quiet: no start-up banners (the closing banner says what matters).
+        worker = [python, "-m", "celery", "-A", "config", "--quiet", "worker", "-l", "INFO"]
         worker += ["-Q", "default,push,pull,maintenance", "--concurrency", str(concurrency)]
         if settings.CELERY_BROKER_URL.startswith("filesystem://"):
             # The file transport has no broadcast: skip the features that need one.
             worker += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
-        beat = [python, "-m", "celery", "-A", "config", "beat", "-l", "INFO"]
+        beat = [python, "-m", "celery", "-A", "config", "--quiet", "beat", "-l", "INFO"]
         beat += ["--schedule", str(settings.BASE_DIR / "var" / "celerybeat-schedule")]
         return {
             "web": [python, "manage.py", "runserver", "--noreload", addr],
