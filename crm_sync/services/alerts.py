@@ -16,7 +16,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from core.errors import InvalidInput
@@ -181,7 +181,15 @@ def alerts_evaluate(*, now: datetime | None = None) -> dict[str, int]:
     rule_ids = AlertRule.objects.filter(enabled=True, connection__enabled=True).values_list("pk", flat=True)
     counts = {"rules": 0, "alerts": 0, "recoveries": 0}
     for rule_id in list(rule_ids):
-        messages = alert_rule_evaluate(rule_id=rule_id, now=now)
+        try:
+            messages = alert_rule_evaluate(rule_id=rule_id, now=now)
+        except DatabaseError:
+            raise  # the task retries infrastructure errors
+        except Exception:
+            # One rule's fault (a connector gone from the registry, a reading that broke) must not
+            # silence every other connection's alerts.
+            logger.exception("alerts: evaluating rule %s failed", rule_id)
+            continue
         counts["rules"] += 1
         counts["alerts"] += sum(m.event == "alert" for m in messages)
         counts["recoveries"] += sum(m.event == "recovery" for m in messages)

@@ -277,3 +277,13 @@ def test_staff_see_only_their_organizations_rules(connection, other_org):
     listing = client.get(reverse("admin:crm_sync_alertrule_changelist"))
     assert listing.status_code == 200
     assert list(listing.context["cl"].queryset) == [mine]
+
+
+def test_one_broken_rule_does_not_silence_the_others(connection, org):
+    gone = CrmConnectionFactory(organization=org, kind="gone-from-registry", circuit_open=True)
+    rule_for(gone, webhook_url="")
+    rule_for(connection, webhook_url="")
+    connection.circuit_state = "open"
+    connection.save()
+    assert alerts_evaluate() == {"rules": 1, "alerts": 1, "recoveries": 0}
+    assert "HubSpot is paused" in mail.outbox[0].body
