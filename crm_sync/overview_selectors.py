@@ -11,6 +11,13 @@ from integrations import registry
 from integrations.models import CrmConnection
 
 
+def _display_name(kind: str) -> str:
+    try:
+        return registry.get_connector_class(kind).display_name
+    except registry.UnknownCrm:  # a connection whose connector is no longer installed
+        return kind
+
+
 def connection_state_text(*, connection, stats: dict) -> str:
     """The connection's state in plain words: what an operator needs to know, and to do."""
     if not connection.enabled:
@@ -44,7 +51,7 @@ def connections_overview(*, organization, now: datetime | None = None) -> list[d
                 **stats,
                 "connection_id": connection.pk,
                 "name": connection.name,
-                "display_name": registry.get_connector_class(connection.kind).display_name,
+                "display_name": _display_name(connection.kind),
                 "state": connection_state_text(connection=connection, stats=stats),
                 "last_push": last_runs.get((connection.pk, SyncRun.Direction.PUSH)),
                 "last_pull": last_runs.get((connection.pk, SyncRun.Direction.PULL)),
