@@ -9,26 +9,31 @@ LOCK := requirements.lock
 # Only the registry, never this machine's pip config or local wheels, whose files would not match
 # the lock's hashes.
 PIP_ENV := PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= PIP_CONSTRAINT=
+# The one knob that moves the service: `make run PORT=8001`. Exported, so the settings (the demo
+# connections' sandbox URL, the outbound allow-list) and runstack's address all follow it.
+PORT ?= 8000
+export PORT
 
 .PHONY: run test lint security audit lock install migrate bootstrap sandbox bench clean
 
 $(STAMP): $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP_ENV) $(PY) -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
-	touch $(STAMP)
+	@echo "Installing dependencies into $(VENV) (a minute or two, once)..."
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PIP_ENV) $(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(LOCK)
+	@touch $(STAMP)
 
 install: $(STAMP)
 
 migrate: $(STAMP)
-	$(PY) manage.py migrate --noinput
+	@$(PY) manage.py migrate_summary
 
 bootstrap: migrate
-	$(PY) manage.py bootstrap_demo
+	@$(PY) manage.py bootstrap_demo
 
 ## Run web + Celery worker + Celery beat in the foreground (embedded: SQLite, file broker, sandbox CRMs).
 run: bootstrap
-	$(PY) manage.py runstack
+	@$(PY) manage.py runstack
 
 ## Run the whole test suite (SQLite unless DATABASE_URL / CELERY_BROKER_URL say otherwise).
 test: $(STAMP)

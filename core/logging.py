@@ -59,16 +59,33 @@ def _may_hold_secrets(text: str) -> bool:
     return any(word in lowered for word in _REDACTION_WORDS + _ASCII_FOLDING_ESCAPES)
 
 
+SECRET_VALUE_MIN_CHARS = 8
+_PLAIN_WORD = re.compile(r"[a-z]+")
+
+
+def secret_value_redactable(value: str) -> bool:
+    """Whether a known credential value may be removed wherever it appears in free text.
+
+    Only values that look like secrets: at least 8 characters and not a plain lower-case word.
+    A short or ordinary value ("admin", "sandbox", "contacts") would otherwise blank the same
+    word in every URL and message (`/sandbox/` printed as `/[REDACTED]/`). Such values are
+    still hidden where they stand in a credential position: the patterns below catch
+    `password=...`, `"api_key": "..."` and Authorization headers whatever the value.
+    """
+    return len(value) >= SECRET_VALUE_MIN_CHARS and not _PLAIN_WORD.fullmatch(value)
+
+
 def redact(text: str, *, secrets: tuple[str, ...] = ()) -> str:
     """Return `text` with credentials replaced by [REDACTED].
 
     `secrets` are exact values (a connection's token, say) to remove wherever they appear,
-    even where no pattern would recognise them.
+    even where no pattern would recognise them, when they look like secrets
+    (secret_value_redactable).
     """
     if not text:
         return text
     for secret in secrets:
-        if secret and len(secret) >= 4:
+        if secret and secret_value_redactable(secret):
             text = text.replace(secret, REDACTED)
     if not _may_hold_secrets(text):
         return text
@@ -101,7 +118,12 @@ def _needs_redaction(text: str, secrets: tuple[str, ...]) -> bool:
     an equal copy, so the walk can be skipped."""
     if _may_hold_secrets(text):
         return True
-    written = (form for secret in secrets if secret and len(secret) >= 4 for form in _json_forms(secret))
+    written = (
+        form
+        for secret in secrets
+        if secret and secret_value_redactable(secret)
+        for form in _json_forms(secret)
+    )
     return any(form in text for form in written)
 
 

@@ -10,4 +10,4 @@ class CrmSyncConfig(AppConfig):
         from crm_sync.signals import on_contacts_changed
 
         contacts_changed.connect(on_contacts_changed, dispatch_uid="crm_sync.requeue_changed_contacts")
-        from crm_sync import conflicts_admin  # noqa: F401  registers the conflicts' admin pages
+        from crm_sync import alerts_admin, conflicts_admin  # noqa: F401  registers their admin pages

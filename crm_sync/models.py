@@ -364,3 +364,64 @@ class SyncConflict(models.Model):
 
     def __str__(self) -> str:
         return f"conflict {self.pk}: {self.contact_id} ↔ {self.connection_id} ({self.status})"
+
+
+class AlertRule(models.Model):
+    """When a connection's operators hear about it, and which of its alerts stand right now.
+
+    One per connection. crm_sync.evaluate_alerts (beat, every minute) measures each condition;
+    crossing a threshold sends one alert, clearing it one recovery. `firing` remembers what
+    was sent, so a condition that stays crossed for hours is announced once, never per contact
+    or per tick.
+    """
+
+    class Condition(models.TextChoices):
+        ERROR_RATE = "error_rate", "Error rate"
+        QUEUE_AGE = "queue_age", "Oldest queued contact"
+        PAUSED = "paused", "Paused"
+        QUOTA = "quota", "Daily quota"
+
+    connection = models.OneToOneField(
+        "integrations.CrmConnection", on_delete=models.CASCADE, related_name="alert_rule"
+    )
+    enabled = models.BooleanField(default=True)
+    emails = models.TextField(
+        blank=True, default="", help_text="Addresses to email, separated by commas or new lines."
+    )
+    webhook_url = models.URLField(
+        max_length=500,
+        blank=True,
+        default="",
+        help_text="POSTed a JSON body per alert and recovery; the same outbound rules as a CRM's base URL.",
+    )
+    error_rate_percent = models.PositiveSmallIntegerField(
+        default=20, help_text="Alert when this share of push attempts fails within the window (0: off)."
+    )
+    error_rate_window_minutes = models.PositiveIntegerField(default=15)
+    error_rate_min_attempts = models.PositiveIntegerField(
+        default=20, help_text="Fewer attempts in the window say nothing: no error-rate alert."
+    )
+    queue_age_minutes = models.PositiveIntegerField(
+        default=30, help_text="Alert when a contact due for pushing has waited longer than this (0: off)."
+    )
+    alert_when_paused = models.BooleanField(
+        default=True, help_text="Alert when the connection pauses itself (its CRM refused the credentials)."
+    )
+    quota_used_percent = models.PositiveSmallIntegerField(
+        default=90, help_text="Alert when this share of the CRM's daily API limit is used (0: off)."
+    )
+    firing = models.JSONField(default=dict, blank=True, editable=False)
+    last_evaluated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_delivery_error = models.TextField(blank=True, default="", editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "alert rule"
+
+    def __str__(self) -> str:
+        return f"Alerts for {self.connection}"
+
+    @property
+    def recipients(self) -> list[str]:
+        return [part.strip() for part in self.emails.replace("\n", ",").split(",") if part.strip()]

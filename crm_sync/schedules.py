@@ -74,6 +74,15 @@ DEFAULT_SCHEDULES = [
         "queue": "maintenance",
     },
     *HEARTBEAT_SCHEDULES,
+    {
+        # Every 60 s: measures each connection's alert rule (error rate, oldest queued, paused,
+        # daily quota) and sends one alert per crossing, one recovery per clearing.
+        "name": "crm_sync: evaluate alerts",
+        "task": "crm_sync.evaluate_alerts",
+        "interval_seconds": 60,
+        "expire_seconds": 90,
+        "queue": "maintenance",
+    },
 ]
 
 

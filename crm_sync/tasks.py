@@ -110,3 +110,10 @@ def pull_object_type(self, connection_id: int, object_type: str, backfill: bool 
     if pull_more_to_do(run=run):
         pull_object_type.apply_async(kwargs={"connection_id": connection_id, "object_type": object_type})
     return run.pk
+
+
+@shared_task(name="crm_sync.evaluate_alerts", ignore_result=True, autoretry_for=INFRA_ERRORS, max_retries=3)
+def evaluate_alerts() -> dict:
+    from crm_sync.services.alerts import alerts_evaluate
+
+    return alerts_evaluate()

@@ -612,12 +612,19 @@ def _parse_body(raw: requests.Response) -> tuple[Any, bool]:
         return text, True
 
 
+# Credential fields that name an account rather than prove it: not secrets, and often ordinary
+# words ("admin", "sandbox") that must not be blanked in every logged URL.
+IDENTITY_CREDENTIAL_KEYS = frozenset({"username", "user", "login", "email", "account", "account_id"})
+
+
 def _flatten_strings(value) -> Iterable[str]:
     if isinstance(value, str):
         if len(value) >= 4:
             yield value
     elif isinstance(value, Mapping):
-        for item in value.values():
+        for key, item in value.items():
+            if isinstance(key, str) and key.lower() in IDENTITY_CREDENTIAL_KEYS:
+                continue
             yield from _flatten_strings(item)
     elif isinstance(value, list | tuple):
         for item in value:

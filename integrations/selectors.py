@@ -130,12 +130,15 @@ def connection_secret_values(*, connection) -> tuple[str, ...]:
     """Every secret string of a connection (credentials and tokens), for redaction."""
     values: list[str] = []
 
+    from integrations.http import IDENTITY_CREDENTIAL_KEYS
+
     def walk(value):
         if isinstance(value, str) and len(value) >= 4:
             values.append(value)
         elif isinstance(value, dict):
-            for item in value.values():
-                walk(item)
+            for key, item in value.items():
+                if not (isinstance(key, str) and key.lower() in IDENTITY_CREDENTIAL_KEYS):
+                    walk(item)
         elif isinstance(value, list | tuple):
             for item in value:
                 walk(item)

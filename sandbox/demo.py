@@ -3,8 +3,13 @@
 The sandbox describes its own demo connections so that product code never imports its test
 double: bootstrap_demo calls `seed()` of every app that has a demo module, this one included.
 Idempotent: an existing demo connection (same organization, kind and name "sandbox") is left as
-it is, so edits made in the admin survive a second bootstrap.
+it is, so edits made in the admin survive a second bootstrap, with one exception: when this
+server's sandbox moved (`make run PORT=8001` after a first run on 8000), a demo connection still
+pointing at the sandbox's old address (same path, another local host:port) follows it, since it
+could never reach the old one again.
 """
+
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
@@ -12,7 +17,8 @@ from django.db import transaction
 from accounts.actors import Actor
 from integrations import registry
 from integrations.models import CrmConnection
-from integrations.services import connection_create
+from integrations.outbound import LOCALHOST_NAMES, literal_address
+from integrations.services import connection_create, connection_update
 from sandbox import credentials as creds
 
 DEMO_NAME = "sandbox"
@@ -58,9 +64,44 @@ def demo_connections(sandbox_url: str) -> dict[str, dict]:
     }
 
 
+def _is_local(host: str) -> bool:
+    address = literal_address(host)
+    return host in LOCALHOST_NAMES or (address is not None and address.is_loopback)
+
+
+def sandbox_moved(*, current: str, wanted: str) -> bool:
+    """Whether `current` is this sandbox's URL at an old local address: same path, other host:port."""
+    old, new = urlsplit(current), urlsplit(wanted)
+    return (
+        old.path.rstrip("/") == new.path.rstrip("/")
+        and old.netloc != new.netloc
+        and _is_local((old.hostname or "").lower())
+    )
+
+
+def _follow_sandbox(*, organization, table: dict) -> list[str]:
+    moved = []
+    demo = CrmConnection.objects.filter(organization=organization, name=DEMO_NAME).order_by("kind")
+    for connection in demo:
+        values = table.get(connection.kind)
+        if not values or not sandbox_moved(current=connection.base_url, wanted=values["base_url"]):
+            continue
+        # Credentials are bound to the hosts they were given for: moving re-gives the sandbox's own.
+        connection_update(
+            connection=connection,
+            actor=Actor.system("bootstrap_demo"),
+            base_url=values["base_url"],
+            credentials=values.get("credentials", {}),
+            replace_credentials=True,
+        )
+        moved.append(connection.kind)
+    return moved
+
+
 @transaction.atomic
 def seed(organization) -> str:
     table = demo_connections(settings.CRM_SANDBOX_BASE_URL.rstrip("/"))
+    moved = _follow_sandbox(organization=organization, table=table)
     existing = set(
         CrmConnection.objects.filter(organization=organization, name=DEMO_NAME).values_list("kind", flat=True)
     )
@@ -80,4 +121,7 @@ def seed(organization) -> str:
         )
         created.append(kind)
     total = len(existing) + len(created)
-    return f"{total} sandbox CRM connection(s) ({len(created)} new: {', '.join(created) or 'none'})"
+    summary = f"{total} sandbox CRM connection(s) ({len(created)} new: {', '.join(created) or 'none'})"
+    if moved:
+        summary += f"; {len(moved)} moved to {settings.CRM_SANDBOX_BASE_URL}: {', '.join(moved)}"
+    return summary

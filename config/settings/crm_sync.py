@@ -37,3 +37,19 @@ SYNC_PULL_PREFETCH = env.bool("SYNC_PULL_PREFETCH", default=True)
 # GET /metrics (crm_sync/metrics.py): a scraper sends `Authorization: Bearer <this>`; staff users
 # may also read it signed in. Empty: staff only.
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
+
+# Alerts (crm_sync/services/alerts.py; thresholds per connection in the admin). Alert emails go
+# out through EMAIL_URL (django-environ form, e.g. smtp+tls://user:pass@smtp.example.com:587);
+# the default prints them on the worker's console, which is all the embedded mode needs.
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email.get("EMAIL_HOST", "")
+EMAIL_PORT = _email.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS", False))
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL", False))
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="crm-sync-hub@localhost")
+# Seconds an alert webhook may take to answer (connect, read).
+ALERT_WEBHOOK_TIMEOUT_SECONDS = env.float("ALERT_WEBHOOK_TIMEOUT_SECONDS", default=10.0)

@@ -69,8 +69,11 @@ CRM_ENV_BASE_URLS = {
     "n8n": env("N8N_WEBHOOK_URL", default=""),
 }
 
+# The port `make run PORT=...` serves on (runstack's address): the one knob that moves the embedded
+# service, so the demo connections' sandbox URL and the outbound allow-list below follow it.
+PORT = env.int("PORT", default=8000)
 # Where bootstrap_demo points the demo connections: the sandbox CRMs of this server.
-CRM_SANDBOX_BASE_URL = env("CRM_SANDBOX_BASE_URL", default="http://127.0.0.1:8000/sandbox")
+CRM_SANDBOX_BASE_URL = env("CRM_SANDBOX_BASE_URL", default=f"http://127.0.0.1:{PORT}/sandbox")
 
 # ------------------------------------------------------------------------------
 # Outbound targets (integrations/outbound.py): where a connection may send its credentials.

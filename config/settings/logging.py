@@ -4,6 +4,16 @@ from config.env import env
 
 LOG_FORMAT = env("LOG_FORMAT", default="text")
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+# Routine lines held back: beat's "Sending due task" and the worker's received/succeeded pair for
+# every tick of the 5 s dispatcher would bury everything else, and kombu warns on every connection
+# to the file broker that it has no host name. runstack (make run) turns it on.
+LOG_QUIET_ROUTINE = env.bool("LOG_QUIET_ROUTINE", default=False)
+_ROUTINE_LOGGERS = {
+    "celery.beat": "WARNING",
+    "celery.app.trace": "WARNING",
+    "celery.worker.strategy": "WARNING",
+    "kombu.connection": "ERROR",
+}
 
 LOGGING = {
     "version": 1,
@@ -29,5 +39,6 @@ LOGGING = {
         "celery": {"level": LOG_LEVEL},
         # django-axes logs every login at INFO; its warnings (failures, lock-outs) are what matter.
         "axes": {"level": "WARNING"},
+        **({name: {"level": level} for name, level in _ROUTINE_LOGGERS.items()} if LOG_QUIET_ROUTINE else {}),
     },
 }

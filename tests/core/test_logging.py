@@ -163,3 +163,29 @@ def test_redact_capped_many_equals_redact_capped_of_each_value():
             _slow_redact_capped(value, secrets=secrets, max_chars=40) if value is not None else None
             for value in values
         ], values
+
+
+def test_short_or_ordinary_credential_values_do_not_blank_words_in_urls_and_texts():
+    """A username like "sandbox" or "admin" is no secret: the URL and the message stay readable."""
+    url = "GET http://127.0.0.1:8000/sandbox/mautic/api/contacts?search=admin -> 200"
+    assert redact(url, secrets=("sandbox", "admin", "contacts", "hunter2")) == url
+    assert redact("Ada administers accounts", secrets=("admin", "accounts")) == "Ada administers accounts"
+
+
+def test_values_that_look_like_secrets_are_still_removed_anywhere():
+    text = redact("echoed: sk-Demo-2f9c41 and pass-7781x", secrets=("sk-Demo-2f9c41", "pass-7781x"))
+    assert text == "echoed: [REDACTED] and [REDACTED]"
+
+
+def test_short_passwords_are_still_hidden_in_credential_positions():
+    text = redact(
+        'password=admin "api_key": "sandbox" Authorization: Basic YWRtaW46YWRtaW4=', secrets=("admin",)
+    )
+    assert "admin" not in text.replace("[REDACTED]", "") and "sandbox" not in text
+
+
+def test_identity_credentials_are_not_secrets_of_the_http_client():
+    from integrations.http import _flatten_strings
+
+    values = list(_flatten_strings({"username": "sandbox-user", "password": "p4ss-w0rd!", "login": "ops-9"}))
+    assert values == ["p4ss-w0rd!"]

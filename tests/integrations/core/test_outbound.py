@@ -122,7 +122,9 @@ def _settings_value(tmp_path, name: str, **env_overrides) -> str:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_", "CACHE_", "CRM_", "SANDBOX_"))
+        if not k.startswith(
+            ("DJANGO_", "DATABASE_", "CELERY_", "CACHE_", "CRM_", "SANDBOX_", "PORT", "RUN_ADDR")
+        )
     }
     env.update({"DJANGO_SETTINGS_MODULE": "config.settings.base", "VAR_DIR": str(tmp_path / "var")})
     env.pop("FIELD_ENCRYPTION_KEYS", None)
