@@ -4,6 +4,7 @@
 /sandbox/<kind>/_control/reset      POST: forget objects, tokens, rate windows, log (?config=1: config too)
 /sandbox/<kind>/_control/requests   GET the request log, newest first (?limit=100&after_id=)
 /sandbox/<kind>/_control/records    GET stored objects (?object_type=&limit=); POST seeds objects
+    (HubSpot: a record {data, associations} is associated as HubSpot's create input says)
 Errors use the project's body: {"error", "code", "details"}.
 """
 
@@ -22,7 +23,7 @@ from sandbox.config import (
     known_kind,
     sandbox_reset,
 )
-from sandbox.models import SandboxRecord, SandboxRequestLog
+from sandbox.models import Kind, SandboxRecord, SandboxRequestLog
 from sandbox.store import iso_ms, parse_instant
 
 MAX_LIST = 1000
@@ -128,7 +129,8 @@ def _record_json(record: SandboxRecord) -> dict:
 def _seed_row(kind: str, object_type: str, item, now) -> SandboxRecord | str:
     if not isinstance(item, dict):
         return "each record must be an object"
-    data = item.get("data", item if "data" not in item else None)
+    whole = {k: v for k, v in item.items() if k != "associations"} if kind == Kind.HUBSPOT else item
+    data = item.get("data", whole if "data" not in item else None)
     if not isinstance(data, dict):
         return "data must be an object"
     key = item.get("key")
@@ -148,6 +150,40 @@ def _seed_row(kind: str, object_type: str, item, now) -> SandboxRecord | str:
         created_at=stamps.get("created_at", now),
         updated_at=stamps.get("updated_at", now),
     )
+
+
+def _seed_associations(kind: str, object_type: str, records: list, errors: dict) -> list | None:
+    """HubSpot records seeded with `associations` (HubSpot's create shape): per record, its
+    parsed associations; a refused one is added to `errors`. None when no record has any."""
+    if kind != Kind.HUBSPOT or not any(isinstance(r, dict) and "associations" in r for r in records):
+        return None
+    from sandbox.emulators.hubspot_associations import associations_check
+    from sandbox.emulators.hubspot_schema import object_type_by_record_type
+
+    otype = object_type_by_record_type(object_type)
+    if otype is None:
+        errors["object_type"] = f"{object_type!r} has no associations (use contact, deal or lead)"
+        return None
+    links = associations_check(
+        otype, [r.get("associations") if isinstance(r, dict) else None for r in records]
+    )
+    for index, link in enumerate(links):
+        if isinstance(link, str):
+            errors[str(index)] = f"associations: {link}"
+    return links
+
+
+def _seed_associate(object_type: str, created: list[SandboxRecord], links: list) -> None:
+    from sandbox.emulators.hubspot_associations import associations_write
+    from sandbox.emulators.hubspot_schema import object_type_by_record_type
+
+    pairs = [
+        (record.pk, to_type, to_id, type_id)
+        for record, link in zip(created, links, strict=True)
+        for to_type, to_id, type_id in link
+    ]
+    if pairs:
+        associations_write(from_type=object_type_by_record_type(object_type), pairs=pairs)
 
 
 @_guard
@@ -177,11 +213,14 @@ def records_view(request, kind: str):
             errors[str(index)] = row
         else:
             rows.append(row)
+    links = _seed_associations(kind, body["object_type"], records, errors)
     if errors:
         return _error(400, "No record was stored.", "validation_error", errors)
     try:
         with transaction.atomic():
             created = SandboxRecord.objects.bulk_create(rows)
+            if links:
+                _seed_associate(body["object_type"], created, links)
     except IntegrityError:
         return _error(409, "A record with one of these keys already exists; nothing was stored.", "conflict")
     return JsonResponse({"created": len(created), "ids": [r.pk for r in created]}, status=201)

@@ -8,6 +8,7 @@ from sandbox.emulators import (
     brevo_attributes,
     brevo_lists,
     hubspot,
+    hubspot_associations,
     hubspot_merge,
     hubspot_objects,
     hubspot_properties,
@@ -41,6 +42,15 @@ hubspot_patterns = [
     path("crm/v3/objects/<str:object_type>/merge", hubspot_merge.merge),
     path("crm/v3/objects/<str:object_type>", hubspot_reads.object_collection),
     path("crm/v3/objects/<str:object_type>/<str:object_id>", hubspot_reads.object_detail),
+    path(
+        "crm/v4/associations/<str:from_object_type>/<str:to_object_type>/batch/read",
+        hubspot_associations.batch_read,
+    ),
+    path(
+        "crm/v4/objects/<str:from_object_type>/<str:from_object_id>/associations/default/"
+        "<str:to_object_type>/<str:to_object_id>",
+        hubspot_associations.associate_default,
+    ),
     path("crm/v3/properties/<str:object_type>/batch/create", hubspot_properties.property_batch_create),
     path("crm/v3/properties/<str:object_type>/groups", hubspot_properties.group_collection),
     path("crm/v3/properties/<str:object_type>/groups/<str:name>", hubspot_properties.group_detail),

@@ -84,6 +84,11 @@ def object_type_get(name: str, ctx=None) -> ObjectType:
     return object_type
 
 
+def object_type_by_record_type(record_type: str) -> ObjectType | None:
+    """The object type whose records are stored as `record_type` (contact, deal, lead), or None."""
+    return next((t for t in (CONTACTS, DEALS, LEADS) if t.record_type == record_type), None)
+
+
 def property_record_type(object_type: ObjectType) -> str:
     return f"hs_property:{object_type.name}"
 

@@ -63,6 +63,13 @@ class HubSpotClient(CrmHttpClient):
     def list_objects(self, object_type: str, *, params: dict[str, Any]) -> CrmResponse:
         return self.get(f"/crm/v3/objects/{object_type}", params=params)
 
+    def batch_read_associations(self, from_type: str, to_type: str, ids: list[str]) -> CrmResponse:
+        # v4: 200, or 207 naming the ids without any association in errors[].
+        return self.post(
+            f"/crm/v4/associations/{from_type}/{to_type}/batch/read",
+            json={"inputs": [{"id": i} for i in ids]},
+        )
+
     # -- account --------------------------------------------------------------------------
     def account_details(self) -> CrmResponse:
         return self.get("/account-info/v3/details")

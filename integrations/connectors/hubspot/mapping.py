@@ -169,6 +169,33 @@ def record_from_object(
     )
 
 
+# What a pulled object links to (RemoteRecord.links) and the v3 name of that association, by object type.
+PULL_ASSOCIATIONS = {"deals": ("contacts", "deal_to_contact")}
+
+
+def associations_by_id(body: Mapping[str, Any] | None) -> dict[str, list[str]]:
+    """{from id: [associated ids, numeric order]} from a v4 batch read answer (200 or 207).
+
+    Ids named in `errors[]` (no association, or one HubSpot could not read) are simply absent.
+    """
+    found: dict[str, list[str]] = {}
+    for result in (body or {}).get("results") or []:
+        from_id = str((result.get("from") or {}).get("id") or "")
+        ids = {str(to.get("toObjectId")) for to in result.get("to") or [] if to.get("toObjectId") is not None}
+        if from_id and ids:
+            found[from_id] = sorted(ids, key=lambda i: (len(i), i))
+    return found
+
+
+def record_link(record: RemoteRecord, *, to_type: str, ids: list[str], association: str) -> None:
+    """Link `record` to the oldest associated `to_type` record (the lowest id, stable across pulls) and
+    keep every associated id in `raw`, in the shape HubSpot's v3 reads give associations."""
+    if not ids:
+        return
+    record.links[to_type] = ids[0]
+    record.raw["associations"] = {to_type: {"results": [{"id": i, "type": association} for i in ids]}}
+
+
 def error_from_standard(error: Mapping[str, Any]) -> CrmError:
     """A per-input StandardError of a 207 as one of our errors."""
     category = str(error.get("category") or "")

@@ -137,6 +137,49 @@ def test_hubspot_deals_are_pulled_into_the_record_store(live_server, make_connec
     assert deal.display_name == "Renewal" and deal.fields["amount"] == "1200"
 
 
+def test_hubspot_deals_link_to_the_local_contact_their_crm_associates(live_server, make_connection, org):
+    sandbox = box(live_server, "hubspot")
+    ada, bob = sandbox.seed(
+        "contact",
+        [{"data": {"email": "ada@example.com", "firstname": "Ada"}}, {"data": {"email": "bob@example.com"}}],
+    )
+    to_bob = [
+        {
+            "to": {"id": str(bob)},
+            "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 3}],
+        }
+    ]
+    sandbox.seed(
+        "deal",
+        [{"data": {"dealname": "Bob's deal"}, "associations": to_bob}, {"data": {"dealname": "Nobody's"}}],
+    )
+    connection = make_connection("hubspot", org, pull_archived=False)
+    contacts_run = pull_run(connection_id=connection.pk, object_type="contacts")
+    assert contacts_run.created == 2, contacts_run.errors
+    run = pull_run(connection_id=connection.pk, object_type="deals")
+    assert run.created == 2, run.errors
+    assert run.calls == 2  # one search page, one association read for it
+    log = sandbox_paths(sandbox)
+    assert log.count("/sandbox/hubspot/crm/v4/associations/deals/contacts/batch/read") == 1
+    deals = {
+        d.display_name: d for d in RemoteRecord.objects.filter(connection=connection, object_type="deals")
+    }
+    local_bob = Contact.objects.get(organization=org, email="bob@example.com")
+    assert ContactSyncState.objects.get(connection=connection, contact=local_bob).remote_id == str(bob)
+    assert deals["Bob's deal"].contact_id == local_bob.pk
+    assert deals["Bob's deal"].contact_remote_id == str(bob)
+    assert deals["Bob's deal"].raw["associations"]["contacts"]["results"] == [
+        {"id": str(bob), "type": "deal_to_contact"}
+    ]
+    assert deals["Nobody's"].contact_id is None and deals["Nobody's"].contact_remote_id == ""
+    assert not RemoteRecord.objects.filter(object_type="deals", contact__email="ada@example.com").exists()
+
+
+def sandbox_paths(sandbox: Sandbox) -> list[str]:
+    log = requests.get(f"{sandbox.control}/requests", params={"limit": 1000}, timeout=10).json()
+    return [row["path"] for row in log["results"]]
+
+
 def _generate(sandbox: Sandbox, **body) -> None:
     response = requests.post(f"{sandbox.control}/records/generate", json=body, timeout=60)
     assert response.status_code == 201, response.text

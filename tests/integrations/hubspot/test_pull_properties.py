@@ -95,6 +95,13 @@ def test_pull_reanchors_before_the_10000_result_cap(connector, mocked_responses)
         return 200, {}, json.dumps({"total": 3, "results": results})
 
     mocked_responses.add_callback("POST", url, callback=page)
+    # no deal has a contact: a 207 naming every id in errors[] (see test_pull_associations.py)
+    mocked_responses.add(
+        "POST",
+        f"{BASE}/crm/v4/associations/deals/contacts/batch/read",
+        json={"status": "COMPLETE", "results": [], "numErrors": 1, "errors": []},
+        status=207,
+    )
     pages = list(connector.pull_deals(since=None, cursor=cursor))
     # the second query restarts at the last timestamp, from after=0, without the ids seen at it
     assert bodies[1]["after"] == "0"
