@@ -13,6 +13,7 @@ import time
 import pytest
 import responses
 from django.db import connection
+from hypothesis import HealthCheck, settings
 from rest_framework.test import APIClient
 
 from accounts.models import Scope
@@ -22,6 +23,11 @@ from tests.factories import OrganizationFactory
 from tests.live_requests import RequestsInFlight
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+# Property tests check behaviour, not speed: on a loaded machine Hypothesis's per-example deadline
+# and its "data generation is slow" health check fail a test whose assertions all hold.
+settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("suite")
 
 
 def _missing_service(reason: str):
