@@ -65,7 +65,11 @@ def test_serves_only_the_sandbox_over_http(tmp_path):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
+        # Wait for the server to listen (it starts Django first: seconds, longer on a loaded machine).
+        started = time.monotonic()
+        while time.monotonic() - started < 90:
+            if server.poll() is not None:
+                pytest.fail(f"the sandbox exited early: {server.stderr.read().decode()[-2000:]}")
             try:
                 requests.get(f"{base}/sandbox/hubspot/_control/", timeout=1)
                 break
