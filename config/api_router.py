@@ -4,7 +4,7 @@ from importlib import import_module
 
 from rest_framework.routers import DefaultRouter
 
-API_APPS = ["accounts", "contacts", "properties", "integrations", "crm_sync"]
+API_APPS = ["accounts", "contacts", "properties", "integrations", "crm_sync", "webhooks"]
 
 router = DefaultRouter()
 extra_urlpatterns = []

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "integrations",
     "sandbox",
     "crm_sync",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -167,3 +168,4 @@ from config.settings.drf import *  # noqa: E402,F403
 from config.settings.integrations import *  # noqa: E402,F403
 from config.settings.logging import *  # noqa: E402,F403
 from config.settings.properties import *  # noqa: E402,F403
+from config.settings.webhooks import *  # noqa: E402,F403

@@ -42,6 +42,8 @@ CELERY_TASK_ROUTES = {
     "crm_sync.sweep_*": {"queue": "maintenance"},
     "properties.*": {"queue": "maintenance"},
     "contacts.*": {"queue": "maintenance"},
+    # Deliveries are short HTTP calls with their own lease; they share the maintenance queue.
+    "webhooks.*": {"queue": "maintenance"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

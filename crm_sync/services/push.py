@@ -258,6 +258,7 @@ def _push_claimed(
 
     written = _write_back(states=states, token=token, now=timezone.now())
     tally.released = len(states) - written
+    _announce(connection=connection, states=payload_states)
     t_write = time.perf_counter()
     tally.timings = {
         "claim": t_claim - t0,
@@ -267,6 +268,24 @@ def _push_claimed(
     }
     return _run_record(
         connection=connection, tally=tally, started=started, worker=worker, t0=t0, t_end=t_write
+    )
+
+
+def _announce(*, connection, states: list[ContactSyncState]) -> None:
+    """One contact.synced and one contact.failed webhook event per batch (docs/webhooks.md):
+    the contacts the CRM accepted, and those that ended in Error; a retry to come is not final."""
+    from webhooks.events import events_emit_on_commit, ids_block
+
+    synced = [s.contact_id for s in states if s.processing_status == ProcessingStatus.COMPLETE]
+    failed = [s.contact_id for s in states if s.processing_status == ProcessingStatus.ERROR]
+    base = {"connection_id": connection.pk, "crm": connection.kind}
+    events_emit_on_commit(
+        organization_id=connection.organization_id,
+        events=[
+            (name, {**base, **ids_block(ids)})
+            for name, ids in (("contact.synced", synced), ("contact.failed", failed))
+            if ids
+        ],
     )
 
 
