@@ -12,7 +12,14 @@ from webhooks.services import subscription_resume
 
 @admin.register(WebhookSubscription)
 class WebhookSubscriptionAdmin(admin.ModelAdmin):
-    list_display = ["url", "organization", "status", "paused_reason", "consecutive_failures", "last_success_at"]
+    list_display = [
+        "url",
+        "organization",
+        "status",
+        "paused_reason",
+        "consecutive_failures",
+        "last_success_at",
+    ]
     list_filter = ["status", "organization"]
     search_fields = ["url", "description"]
     readonly_fields = [
