@@ -6,12 +6,13 @@ The signing secret is never shown (the field is left out of every form and list)
 from django.contrib import admin, messages
 
 from accounts.actors import Actor
+from accounts.admin import OrganizationScopedAdmin
 from webhooks.models import WebhookDelivery, WebhookSubscription
 from webhooks.services import subscription_resume
 
 
 @admin.register(WebhookSubscription)
-class WebhookSubscriptionAdmin(admin.ModelAdmin):
+class WebhookSubscriptionAdmin(OrganizationScopedAdmin):
     list_display = [
         "url",
         "organization",
@@ -22,7 +23,10 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "organization"]
     search_fields = ["url", "description"]
+    # The URL and events change through the API, which checks the URL against the outbound rules.
     readonly_fields = [
+        "url",
+        "events",
         "status",
         "paused_reason",
         "paused_at",
@@ -41,7 +45,7 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
         # Created through the API, which validates the URL and shows the secret once.
         return False
 
-    @admin.action(description="Resume the selected paused subscriptions")
+    @admin.action(description="Resume the selected paused subscriptions", permissions=["change"])
     def resume_selected(self, request, queryset):
         paused = list(queryset.filter(status=WebhookSubscription.Status.PAUSED))
         for subscription in paused:
@@ -50,7 +54,8 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(OrganizationScopedAdmin):
+    organization_path = "subscription__organization"
     list_display = ["id", "subscription", "event", "status", "attempts", "last_status_code", "created_at"]
     list_filter = ["status", "event"]
     list_select_related = ["subscription"]

@@ -21,6 +21,7 @@ from crm_sync import connections
 from crm_sync.models import ProcessingStatus, RecordSyncState, RemoteRecord
 from crm_sync.services.merge import merge_remote_fields, values_equal
 from integrations.connectors.base import Capability
+from integrations.errors import CrmError
 
 # The entities of seed 002 that are two-way (contacts have their own sync; deals are read-only).
 RECORD_ENTITIES = ("projects", "tasks", "users", "clients", "comments")
@@ -50,12 +51,17 @@ def _connector(record: RemoteRecord):
 def record_writable_fields(*, record: RemoteRecord, connector=None) -> list[str]:
     """The local field names a PATCH may change on this record."""
     connector = connector or _connector(record)
-    field_map = connector.entity_field_map(record.object_type)
+    try:
+        field_map = connector.entity_field_map(record.object_type)
+    except CrmError as exc:
+        raise InvalidInput(exc.message, code="connection_misconfigured") from None
     names = set(field_map) if field_map else set((record.fields or {}).keys())
     owned = set(SERVER_OWNED)
-    config = getattr(connector, "config", None)
-    if config is not None:
-        owned |= {config.id_path.split(".")[0], config.updated_at_path.split(".")[0]}
+    try:
+        config = connector.config
+    except CrmError as exc:
+        raise InvalidInput(exc.message, code="connection_misconfigured") from None
+    owned |= {config.id_path.split(".")[0], config.updated_at_path.split(".")[0]}
     return sorted(name for name in names if name not in owned and not name.startswith("_"))
 
 

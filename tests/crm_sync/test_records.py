@@ -408,3 +408,18 @@ class TestPullMeetsPendingChange:
         task.refresh_from_db()
         assert task.fields["title"] == "CRM title"
         assert not RecordSyncState.objects.exists()
+
+
+def test_the_push_dispatcher_starts_a_record_push_per_connection_with_due_records(
+    connection, task, monkeypatch
+):
+    from crm_sync import tasks
+
+    started = []
+    monkeypatch.setattr(tasks.push_records, "apply_async", lambda kwargs, **options: started.append(kwargs))
+    monkeypatch.setattr("crm_sync.services.dispatch.pushes_dispatch_due", lambda: {})
+    tasks.dispatch_due_pushes.run()
+    assert started == []
+    queued(task, title="New")
+    tasks.dispatch_due_pushes.run()
+    assert started == [{"connection_id": connection.pk}]
