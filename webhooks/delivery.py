@@ -181,21 +181,22 @@ def _outcome(*, delivery, subscription, status_code, response_body, error, refus
                 retry_after=retry_after,
             )
         sub_updates["consecutive_failures"] = F("consecutive_failures") + 1
-    delivery.save(
-        update_fields=[
-            "status",
-            "delivered_at",
-            "next_attempt_at",
-            "last_status_code",
-            "last_response_body",
-            "last_error",
-        ]
+    # An update, not a save: a subscription deleted during the call took its deliveries with it.
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        status=delivery.status,
+        delivered_at=delivery.delivered_at,
+        next_attempt_at=delivery.next_attempt_at,
+        last_status_code=delivery.last_status_code,
+        last_response_body=delivery.last_response_body,
+        last_error=delivery.last_error,
     )
     WebhookSubscription.objects.filter(pk=subscription.pk).update(**sub_updates)
     if error:
-        failures = WebhookSubscription.objects.values_list("consecutive_failures", flat=True).get(
-            pk=subscription.pk
-        )
+        failures = (
+            WebhookSubscription.objects.filter(pk=subscription.pk)
+            .values_list("consecutive_failures", flat=True)
+            .first()
+        ) or 0
         if refused:
             subscription_pause(subscription_id=subscription.pk, reason=error, now=now)
         elif failures >= settings.WEBHOOK_PAUSE_AFTER_FAILURES:

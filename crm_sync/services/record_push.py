@@ -147,7 +147,6 @@ def _write_back(
         row.claim_token = None
         row.claimed_at = None
         if error is not None:
-            row.retry_count = state.retry_count
             _failure(row, error=error, now=now, connection=state.connection)
             if error.category == "auth":
                 connections.circuit_open(connection=state.connection, error=error)

@@ -143,8 +143,9 @@ def record_update(*, record: RemoteRecord, changes: Any, actor: Actor) -> Remote
     """Apply `changes` to the record locally and queue them for its CRM; audited."""
     if record.archived:
         raise InvalidInput("The CRM archived or deleted this record.", code="record_archived")
+    # Locked first, so the types are checked against the values the change replaces.
+    record = RemoteRecord.objects.select_for_update().select_related("connection").get(pk=record.pk)
     values = record_changes_validate(record=record, changes=changes)
-    record = RemoteRecord.objects.select_for_update().get(pk=record.pk)
     state = _state_for(record)
     now = timezone.now()
     fields = dict(record.fields or {})
@@ -209,7 +210,7 @@ def record_action_run(*, record: RemoteRecord, action: str, body: Any, actor: Ac
     if record.archived:
         raise InvalidInput("The CRM archived or deleted this record.", code="record_archived")
     field, value = record_action_body(record=record, action=action, body=body)
-    record = RemoteRecord.objects.select_for_update().get(pk=record.pk)
+    record = RemoteRecord.objects.select_for_update().select_related("connection").get(pk=record.pk)
     state = _state_for(record)
     now = timezone.now()
     fields = dict(record.fields or {})

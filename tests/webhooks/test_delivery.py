@@ -211,3 +211,14 @@ def test_the_reaper_frees_what_a_dead_sender_held(org, subscribe, receiver):
     assert subscriptions_reap(now=timezone.now()) == 2
     assert deliveries_send_due()["delivered"] == 1
     assert WebhookDelivery.objects.get().attempts == 2
+
+
+def test_a_subscription_deleted_during_a_delivery_does_not_break_the_sender(org, subscribe, receiver):
+    from webhooks.delivery import delivery_send
+
+    subscription, _ = subscribe()
+    emit(org)
+    delivery = WebhookDelivery.objects.get()
+    WebhookSubscription.objects.filter(pk=subscription.pk).delete()
+    assert delivery_send(delivery=delivery, subscription=subscription) is True
+    assert not WebhookDelivery.objects.exists()
