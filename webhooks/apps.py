@@ -7,6 +7,9 @@ class WebhooksConfig(AppConfig):
 
     def ready(self) -> None:
         from contacts.signals import contacts_changed
-        from webhooks.signals import on_contacts_changed
+        from crm_sync.outcome_signals import conflicts_opened, contacts_pushed
+        from webhooks import signals
 
-        contacts_changed.connect(on_contacts_changed, dispatch_uid="webhooks.contacts_changed")
+        contacts_changed.connect(signals.on_contacts_changed, dispatch_uid="webhooks.contacts_changed")
+        contacts_pushed.connect(signals.on_contacts_pushed, dispatch_uid="webhooks.contacts_pushed")
+        conflicts_opened.connect(signals.on_conflicts_opened, dispatch_uid="webhooks.conflicts_opened")

@@ -1,5 +1,9 @@
 """Emitting events: one delivery row per subscribed subscription, written after the commit.
 
+Events come from signals sent after commit (signals.py): contacts' `contacts_changed` and the
+sync engine's `contacts_pushed` / `conflicts_opened` (crm_sync/outcome_signals.py), so
+neither app imports this one.
+
 Cheap by rule: an event is emitted once per write, never once per row of a bulk write.
 - contact.created / contact.updated: once per `contacts_changed` signal, which the contacts
   app sends once per write (one contact, or one batch of an import, bulk update or pull page);
@@ -77,18 +81,3 @@ def events_emit(*, organization_id: int, events: list[tuple[str, dict[str, Any]]
 
 def event_emit(*, organization_id: int, event: str, data: dict[str, Any]) -> int:
     return events_emit(organization_id=organization_id, events=[(event, data)])
-
-
-def events_emit_on_commit(*, organization_id: int, events: list[tuple[str, dict[str, Any]]]) -> None:
-    """Emit once the current transaction commits (at once outside one; dropped on rollback).
-    A failure to queue an event is logged and never fails the write that caused it."""
-    if not events:
-        return
-
-    def emit() -> None:
-        try:
-            events_emit(organization_id=organization_id, events=events)
-        except Exception:  # noqa: BLE001 - the write is committed; a lost event must not undo or fail it
-            logger.exception("Could not queue webhook events %s", [event for event, _ in events])
-
-    transaction.on_commit(emit)

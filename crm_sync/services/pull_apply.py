@@ -27,6 +27,7 @@ from contacts.validation import email_normalize
 from core import jsontext
 from core.bulk import bulk_create_rows, bulk_update_rows
 from crm_sync.models import ContactSyncState, ProcessingStatus, RemoteRecord, SyncStatus
+from crm_sync.outcome_signals import conflicts_opened, send_on_commit
 from crm_sync.services.conflicts import conflict_record
 from crm_sync.services.merge import merge_remote_fields, values_equal
 from crm_sync.services.payloads import contact_properties, payload_hash
@@ -673,23 +674,7 @@ def page_apply_contacts(*, records: list[PulledRecord], ctx: PullContext) -> Pag
         if conflict is not None:
             opened.append({"id": conflict.pk, "contact_id": str(contact.pk), "fields": sorted(conflicts)})
     if opened:
-        # One conflict.created webhook event per page, listing its conflicts (docs/webhooks.md).
-        from webhooks.events import events_emit_on_commit
-
-        events_emit_on_commit(
-            organization_id=connection.organization_id,
-            events=[
-                (
-                    "conflict.created",
-                    {
-                        "connection_id": connection.pk,
-                        "crm": connection.kind,
-                        "conflicts": opened[:1000],
-                        "count": len(opened),
-                    },
-                )
-            ],
-        )
+        send_on_commit(conflicts_opened, connection=connection, conflicts=opened)
     if push_back_ids:
         from crm_sync.services.queueing import contact_queue_for_connection
 

@@ -25,6 +25,7 @@ from django.utils import timezone
 from core.bulk import bulk_update_rows, bulk_update_where
 from crm_sync import connections
 from crm_sync.models import ContactSyncState, ProcessingStatus, SyncRun
+from crm_sync.outcome_signals import contacts_pushed, send_on_commit
 from crm_sync.queue import claim_states, release_claimed
 from crm_sync.services.outcomes import (
     EXCHANGE_FIELDS,
@@ -272,21 +273,11 @@ def _push_claimed(
 
 
 def _announce(*, connection, states: list[ContactSyncState]) -> None:
-    """One contact.synced and one contact.failed webhook event per batch (docs/webhooks.md):
-    the contacts the CRM accepted, and those that ended in Error; a retry to come is not final."""
-    from webhooks.events import events_emit_on_commit, ids_block
-
+    """Tell other apps (webhooks) once per batch which contacts it settled (outcome_signals.py)."""
     synced = [s.contact_id for s in states if s.processing_status == ProcessingStatus.COMPLETE]
     failed = [s.contact_id for s in states if s.processing_status == ProcessingStatus.ERROR]
-    base = {"connection_id": connection.pk, "crm": connection.kind}
-    events_emit_on_commit(
-        organization_id=connection.organization_id,
-        events=[
-            (name, {**base, **ids_block(ids)})
-            for name, ids in (("contact.synced", synced), ("contact.failed", failed))
-            if ids
-        ],
-    )
+    if synced or failed:
+        send_on_commit(contacts_pushed, connection=connection, synced_ids=synced, failed_ids=failed)
 
 
 def _outcome(tally: BatchTally) -> str:
