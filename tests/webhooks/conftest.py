@@ -3,6 +3,7 @@
 import json
 import threading
 import time
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -29,6 +30,14 @@ class Receiver:
                     receiver.in_flight += 1
                     receiver.max_in_flight = max(receiver.max_in_flight, receiver.in_flight)
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.path != receiver.path:
+                    # Stray traffic (another test's client reaching a reused ephemeral port).
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    with receiver.lock:
+                        receiver.in_flight -= 1
+                    return
                 time.sleep(receiver.delay)
                 receiver.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
                 status, text, headers = receiver.script.pop(0) if receiver.script else (200, "ok", {})
@@ -46,7 +55,8 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.path = f"/hook-{uuid.uuid4().hex}"
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{self.path}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
