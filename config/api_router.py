@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.routers import APIRootView, DefaultRouter
 
-API_APPS = ["accounts", "contacts", "properties", "integrations", "crm_sync"]
+API_APPS = ["accounts", "contacts", "properties", "integrations", "crm_sync", "webhooks"]
 
 
 class ApiRoot(APIRootView):

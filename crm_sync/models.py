@@ -425,3 +425,64 @@ class AlertRule(models.Model):
     @property
     def recipients(self) -> list[str]:
         return [part.strip() for part in self.emails.replace("\n", ",").split(",") if part.strip()]
+
+
+class RecordSyncState(models.Model):
+    """A local change to a pulled REST record (project, task...) on its way back to the CRM.
+
+    Created by the first PATCH or action on a record; the row is the push queue for records,
+    claimed like ContactSyncState (conditional UPDATE, SKIP LOCKED on PostgreSQL).
+    `pending_values` (local field names) and `pending_actions` (action name → body) are what
+    the CRM has not accepted yet; the record's `fields` already show the local values.
+    `base_values` holds, per field, the last value both sides agreed on, for the 3-way merge
+    a pull runs when it meets a pending change. `conflict_fields` holds the fields a pull
+    left for review ({field: {base, local, remote}}); such a change is not pushed until a
+    new PATCH decides it.
+    """
+
+    record = models.OneToOneField(RemoteRecord, on_delete=models.CASCADE, related_name="sync_state")
+    connection = models.ForeignKey(
+        "integrations.CrmConnection",
+        on_delete=models.CASCADE,
+        related_name="record_sync_states",
+        db_index=False,
+    )
+    processing_status = models.CharField(
+        max_length=16, choices=ProcessingStatus.choices, null=True, blank=True, default=None
+    )
+    pending_values = models.JSONField(default=dict, blank=True)
+    pending_actions = models.JSONField(default=dict, blank=True)
+    base_values = models.JSONField(default=dict, blank=True)
+    conflict_fields = models.JSONField(default=dict, blank=True)
+    local_modified_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    error_category = models.CharField(max_length=32, blank=True, default="")
+    retry_count = models.PositiveIntegerField(default=0)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+    last_retry_at = models.DateTimeField(null=True, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=64, null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # The last exchange with the CRM for this record: redacted and size-capped.
+    last_request = models.JSONField(null=True, blank=True)
+    last_response = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["connection", "due_at", "id"],
+                name="crm_sync_record_state_claim",
+                condition=Q(processing_status="Queued"),
+            ),
+            models.Index(
+                fields=["claimed_at"],
+                name="crm_sync_record_state_proc",
+                condition=Q(processing_status="Processing"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"record {self.record_id} → {self.connection_id}: {self.processing_status or '-'}"

@@ -83,6 +83,15 @@ DEFAULT_SCHEDULES = [
         "expire_seconds": 90,
         "queue": "maintenance",
     },
+    {
+        # Every 10 s: sends webhook deliveries whose retry time has come (new events nudge it
+        # at once; this catches retries, resumed subscriptions and lost nudges).
+        "name": "webhooks: deliver due",
+        "task": "webhooks.deliver_due",
+        "interval_seconds": 10,
+        "expire_seconds": 15,
+        "queue": "maintenance",
+    },
 ]
 
 

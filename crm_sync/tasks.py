@@ -14,8 +14,14 @@ INFRA_ERRORS = (OperationalError, InterfaceError)
 
 @shared_task(name="crm_sync.dispatch_due_pushes", ignore_result=True)
 def dispatch_due_pushes() -> dict:
-    from crm_sync.services.dispatch import pushes_dispatch_due
+    from django.utils import timezone
 
+    from crm_sync.services.dispatch import pushes_dispatch_due
+    from crm_sync.services.record_push import record_states_due_connections
+
+    # Record changes ride the same beat: one task per connection with due records.
+    for connection_id in record_states_due_connections(now=timezone.now()):
+        push_records.apply_async(kwargs={"connection_id": connection_id}, expires=60)
     return {str(k): v for k, v in pushes_dispatch_due().items()}
 
 
@@ -50,14 +56,34 @@ def push_batch(self, connection_id: int) -> int:
 
 
 @shared_task(
+    name="crm_sync.push_records",
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=INFRA_ERRORS,
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=5,
+)
+def push_records(connection_id: int) -> dict:
+    """Push one batch of local record changes (projects, tasks...) of one connection."""
+    from crm_sync.services.record_push import record_push_batch
+
+    return record_push_batch(connection_id=connection_id)
+
+
+@shared_task(
     name="crm_sync.reap_stale_processing", ignore_result=True, autoretry_for=INFRA_ERRORS, max_retries=3
 )
 def reap_stale_processing() -> dict:
     from django.conf import settings
 
     from crm_sync.queue import reap_stale
+    from crm_sync.services.record_push import record_states_reap
 
-    return reap_stale(lease_seconds=settings.SYNC_PROCESSING_LEASE_SECONDS)
+    reaped = reap_stale(lease_seconds=settings.SYNC_PROCESSING_LEASE_SECONDS)
+    records = record_states_reap(lease_seconds=settings.SYNC_PROCESSING_LEASE_SECONDS)
+    return {**reaped, "records_requeued": records["requeued"], "records_errored": records["errored"]}
 
 
 @shared_task(

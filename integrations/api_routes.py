@@ -8,4 +8,20 @@ def register(router) -> None:
     router.register("connections", ConnectionViewSet, basename="connection")
 
 
-urlpatterns: list = []
+def _urlpatterns() -> list:
+    from django.urls import re_path
+
+    from integrations.records_api import RecordActionApi, RecordApi
+
+    record = r"^integrations/records/(?P<record_id>[0-9]+)"
+    return [
+        re_path(rf"{record}/?$", RecordApi.as_view(), name="integration-record"),
+        re_path(
+            rf"{record}/actions/(?P<action>[a-z_]+)/?$",
+            RecordActionApi.as_view(),
+            name="integration-record-action",
+        ),
+    ]
+
+
+urlpatterns: list = _urlpatterns()

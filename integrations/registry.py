@@ -27,6 +27,7 @@ CAPABILITY_METHODS: dict[Capability, tuple[str, ...]] = {
     Capability.PULL_DEALS: ("pull_deals",),
     Capability.SYNC_PROPERTIES: ("list_properties", "create_properties", "update_property"),
     Capability.TEST_CREDENTIALS: ("test_credentials",),
+    Capability.WRITE_RECORDS: ("write_record", "record_action"),
 }
 
 

@@ -125,6 +125,7 @@ rest_patterns = [
     path("oauth/token", REST_API.oauth_token),
     path("api/v1/health", REST_API.health),
     *_restlike(REST_API, "api/v1/"),
+    path("api/v1/<str:entity>/<int:record_id>/<str:action>", REST_API.action),
 ]
 brivity_patterns = _restlike(BRIVITY_API, "v1/")
 topproducer_patterns = [path("oauth/token", TOPPRODUCER_API.oauth_token), *_restlike(TOPPRODUCER_API, "v2/")]

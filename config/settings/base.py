@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "integrations",
     "sandbox",
     "crm_sync",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -184,3 +185,4 @@ from config.settings.integrations import *  # noqa: E402,F403
 from config.settings.logging import *  # noqa: E402,F403
 from config.settings.properties import *  # noqa: E402,F403
 from config.settings.security import *  # noqa: E402,F403
+from config.settings.webhooks import *  # noqa: E402,F403

@@ -49,6 +49,8 @@ CELERY_TASK_ROUTES = {
     "crm_sync.sweep_*": {"queue": "maintenance"},
     "properties.*": {"queue": "maintenance"},
     "contacts.*": {"queue": "maintenance"},
+    # Deliveries are short HTTP calls with their own lease; they share the maintenance queue.
+    "webhooks.*": {"queue": "maintenance"},
 }
 # Task events (received, started, succeeded, failed, and sent from the publisher) let Flower
 # and `celery events` show live tasks. The file broker has no broadcast, so they are off there.

@@ -54,5 +54,8 @@ SPECTACULAR_SETTINGS = {
         "ContactStatusEnum": "contacts.models.Contact.Status",
         "ContactSubtypeEnum": "contacts.models.Contact.Subtype",
         "ConflictStatusEnum": "crm_sync.models.SyncConflict.Status",
+        "WebhookSubscriptionStatusEnum": "webhooks.models.WebhookSubscription.Status",
+        "WebhookDeliveryStatusEnum": "webhooks.models.WebhookDelivery.Status",
+        "WebhookEventEnum": "webhooks.models.Event",
     },
 }

@@ -27,9 +27,11 @@ from contacts.validation import email_normalize
 from core import jsontext
 from core.bulk import bulk_create_rows, bulk_update_rows
 from crm_sync.models import ContactSyncState, ProcessingStatus, RemoteRecord, SyncStatus
+from crm_sync.outcome_signals import conflicts_opened, send_on_commit
 from crm_sync.services.conflicts import conflict_record
 from crm_sync.services.merge import merge_remote_fields, values_equal
 from crm_sync.services.payloads import contact_properties, payload_hash
+from crm_sync.services.records import RECORD_ENTITIES, records_merge_pending
 from integrations.connectors.base import RemoteRecord as PulledRecord
 from properties.validation import custom_property_value_errors
 
@@ -227,6 +229,11 @@ def records_store(
                 tally.updated += 1
     if contact_ids is None:
         tally.archived += sum(1 for r in records if r.archived)
+    if ctx.object_type in RECORD_ENTITIES:
+        # Local changes not yet in the CRM are merged, not overwritten (services/records.py).
+        records_merge_pending(
+            rows=changed, pulled={r.remote_id: r.updated_at for r in records}, connection=connection
+        )
     bulk_create_rows(RemoteRecord, new)
     bulk_update_rows(
         RemoteRecord,
@@ -659,10 +666,15 @@ def page_apply_contacts(*, records: list[PulledRecord], ctx: PullContext) -> Pag
     records_store(records=records, ctx=ctx, tally=tally, contact_ids=contact_ids)
     if audit_events:
         audit_record_many(organization=connection.organization, actor=ctx.actor, events=audit_events)
+    opened = []
     for contact, conflicts, remote_updated_at in conflicts_to_record:
-        conflict_record(
+        conflict = conflict_record(
             contact=contact, connection=connection, conflicts=conflicts, remote_updated_at=remote_updated_at
         )
+        if conflict is not None:
+            opened.append({"id": conflict.pk, "contact_id": str(contact.pk), "fields": sorted(conflicts)})
+    if opened:
+        send_on_commit(conflicts_opened, connection=connection, conflicts=opened)
     if push_back_ids:
         from crm_sync.services.queueing import contact_queue_for_connection
 

@@ -25,6 +25,7 @@ from django.utils import timezone
 from core.bulk import bulk_update_rows, bulk_update_where
 from crm_sync import connections
 from crm_sync.models import ContactSyncState, ProcessingStatus, SyncRun
+from crm_sync.outcome_signals import contacts_pushed, send_on_commit
 from crm_sync.queue import claim_states, release_claimed
 from crm_sync.services.outcomes import (
     EXCHANGE_FIELDS,
@@ -258,6 +259,7 @@ def _push_claimed(
 
     written = _write_back(states=states, token=token, now=timezone.now())
     tally.released = len(states) - written
+    _announce(connection=connection, states=payload_states)
     t_write = time.perf_counter()
     tally.timings = {
         "claim": t_claim - t0,
@@ -268,6 +270,14 @@ def _push_claimed(
     return _run_record(
         connection=connection, tally=tally, started=started, worker=worker, t0=t0, t_end=t_write
     )
+
+
+def _announce(*, connection, states: list[ContactSyncState]) -> None:
+    """Tell other apps (webhooks) once per batch which contacts it settled (outcome_signals.py)."""
+    synced = [s.contact_id for s in states if s.processing_status == ProcessingStatus.COMPLETE]
+    failed = [s.contact_id for s in states if s.processing_status == ProcessingStatus.ERROR]
+    if synced or failed:
+        send_on_commit(contacts_pushed, connection=connection, synced_ids=synced, failed_ids=failed)
 
 
 def _outcome(tally: BatchTally) -> str:

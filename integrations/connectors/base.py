@@ -31,6 +31,16 @@ class Capability(enum.StrEnum):
     PULL_DEALS = "pull_deals"
     SYNC_PROPERTIES = "sync_properties"
     TEST_CREDENTIALS = "test_credentials"
+    # Change one pulled record (a REST CRM's project, task...) and run its actions.
+    WRITE_RECORDS = "write_records"
+
+
+@dataclass(frozen=True)
+class RecordWrite:
+    """One accepted write of a record: the exchange, redacted and size-capped, for operators."""
+
+    request: dict
+    response: Any = None
 
 
 @dataclass(frozen=True)
@@ -212,6 +222,18 @@ class Connector:
         if object_type == "contacts":
             return self.pull_contacts(since=since, cursor=cursor)
         return self.pull_deals(since=since, cursor=cursor)
+
+    def write_record(self, *, entity: str, remote_id: str, values: dict, current: dict) -> RecordWrite:
+        """Change the fields `values` (local names) of one record; `current` is the record's raw
+        body as last pulled, for APIs whose update replaces the whole record."""
+        self._unsupported(Capability.WRITE_RECORDS)
+
+    def record_action(self, *, entity: str, remote_id: str, action: str, body: dict) -> RecordWrite:
+        """Run one of the CRM's actions on a record (seed 002: a task's assign and status)."""
+        self._unsupported(Capability.WRITE_RECORDS)
+
+    # Actions each entity offers: {entity: {action: the field the action sets}}.
+    record_actions: ClassVar[dict[str, dict[str, str]]] = {}
 
     def list_properties(self, *, object_type: str) -> list[RemoteProperty]:
         self._unsupported(Capability.SYNC_PROPERTIES)

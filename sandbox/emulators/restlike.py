@@ -33,6 +33,8 @@ from sandbox.store import (
 )
 
 BUCKETS = ("api",)
+# Seed 002's task actions and the field each one sets.
+TASK_ACTIONS = {"assign": "assignee_id", "status": "status"}
 PAGING_STYLES = ("page", "offset", "cursor")
 
 
@@ -153,6 +155,7 @@ class RestLikeApi:
         self.detail = endpoint(self.dialect, methods=("GET", "PUT", "PATCH", "DELETE"), buckets=BUCKETS)(
             self._detail
         )
+        self.action = endpoint(self.dialect, methods=("PATCH",), buckets=BUCKETS)(self._action)
         self.me = endpoint(self.dialect, methods=("GET",), buckets=BUCKETS)(self._me)
         self.oauth_token = endpoint(self.dialect, methods=("POST",), auth=False, inject=False)(
             self._oauth_token
@@ -310,6 +313,33 @@ class RestLikeApi:
                 record.save()
         except IntegrityError:
             raise SandboxReject(409, "A record with this email already exists.", code="conflict")
+        return json_response(self.as_json(record))
+
+    def _action(self, request, ctx: Context, entity: str, record_id: int, action: str):
+        """Seed 002's task actions: PATCH /tasks/{id}/assign {"assignee_id": N} (an existing
+        user) and PATCH /tasks/{id}/status {"status": "..."}; each sets that one field."""
+        entity = self._entity(entity)
+        field = TASK_ACTIONS.get(action) if entity == "tasks" else None
+        if field is None:
+            raise SandboxReject(404, f"No action {action!r} on {entity}.", code="not_found")
+        record = self._records(entity).filter(pk=record_id).first()
+        if record is None:
+            raise SandboxReject(404, f"No {entity} record with id {record_id}.", code="not_found")
+        body = ctx.json()
+        value = body.get(field) if isinstance(body, dict) else None
+        if field == "assignee_id":
+            valid = isinstance(value, int) and not isinstance(value, bool) and value > 0
+            if valid and "users" in self.flavour.entities:
+                valid = self._records("users").filter(pk=value).exists()
+            message = "assignee_id must be the id of an existing user."
+        else:
+            valid = isinstance(value, str) and 0 < len(value.strip()) <= 64
+            message = "status must be a non-empty string of at most 64 characters."
+        if not valid:
+            raise SandboxReject(400, message, code="validation_error", extra={field: [message]})
+        record.data = {**record.data, field: value}
+        record.updated_at, record.write_count = timezone.now(), record.write_count + 1
+        record.save()
         return json_response(self.as_json(record))
 
     def _me(self, request, ctx: Context):

@@ -61,7 +61,12 @@ def test_push_task_for_a_deleted_connection_returns_quietly(scripted):
 def test_reaper_task_uses_the_lease_setting(connection, settings):
     settings.SYNC_PROCESSING_LEASE_SECONDS = 60
     ContactSyncStateFactory(connection=connection, stuck=True)
-    assert tasks.reap_stale_processing.run() == {"requeued": 1, "errored": 0}
+    assert tasks.reap_stale_processing.run() == {
+        "requeued": 1,
+        "errored": 0,
+        "records_requeued": 0,
+        "records_errored": 0,
+    }
 
 
 def test_task_names_are_the_wire_contract():
@@ -69,6 +74,7 @@ def test_task_names_are_the_wire_contract():
     assert tasks.push_batch.name == "crm_sync.push_batch"
     assert tasks.reap_stale_processing.name == "crm_sync.reap_stale_processing"
     assert tasks.sweep_orphan_states.name == "crm_sync.sweep_orphan_states"
+    assert tasks.push_records.name == "crm_sync.push_records"
 
 
 def test_the_orphan_sweep_task_deletes_states_of_contacts_deleted_outside_django(connection):

@@ -30,6 +30,7 @@ from integrations.connectors.base import (
     CredentialCheck,
     Page,
     PushResult,
+    RecordWrite,
 )
 from integrations.connectors.rest.config import (
     ENTITIES,
@@ -39,7 +40,7 @@ from integrations.connectors.rest.config import (
 )
 from integrations.connectors.rest.mapping import format_timestamp, record_from_item
 from integrations.connectors.rest.paging import Pager, PullCursor
-from integrations.connectors.rest.push import ContactWriter
+from integrations.connectors.rest.push import RECORD_ACTIONS, ContactWriter, RecordWriter
 from integrations.errors import CapabilityNotSupported, CrmAuthError, CrmError, CrmValidationError
 from integrations.http import CrmHttpClient
 from integrations.ratelimit import limiter_for
@@ -67,6 +68,7 @@ class RestConnector(Connector):
             Capability.PULL_CONTACTS,
             Capability.PULL_DEALS,
             Capability.TEST_CREDENTIALS,
+            Capability.WRITE_RECORDS,
         }
     )
     account_fields = ("base_url", "auth", "tested")
@@ -270,6 +272,26 @@ class RestConnector(Connector):
             crm=self.kind,
         )
         return writer.push(records)
+
+    record_actions = RECORD_ACTIONS
+
+    def _record_writer(self, entity: str) -> RecordWriter:
+        return RecordWriter(
+            client=self.client,
+            path=self.endpoint(entity),
+            field_map=self.entity_field_map(entity),
+            method=self.config.contacts.get("update_method", "PATCH"),
+        )
+
+    def write_record(self, *, entity: str, remote_id: str, values: dict, current: dict) -> RecordWrite:
+        """Update one record (seed 002: PUT/PATCH /api/v1/{entity}/{id}) with the connection's
+        update verb (settings.contacts.update_method); field names go through the entity's map."""
+        return self._record_writer(entity).update(remote_id=remote_id, values=values, current=current)
+
+    def record_action(self, *, entity: str, remote_id: str, action: str, body: dict) -> RecordWrite:
+        if action not in self.record_actions.get(entity, {}):
+            raise CapabilityNotSupported(f"{entity} has no action {action!r}.", crm=self.kind)
+        return self._record_writer(entity).action(remote_id=remote_id, action=action, body=body)
 
     # -- credentials ----------------------------------------------------------------------
     def test_credentials(self) -> CredentialCheck:

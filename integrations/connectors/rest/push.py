@@ -13,8 +13,8 @@ from typing import Any
 from urllib.parse import quote
 
 from core.logging import redact_data
-from integrations.connectors.base import ContactPayload, PushResult
-from integrations.connectors.rest.mapping import MISSING, contact_body, path_get
+from integrations.connectors.base import ContactPayload, PushResult, RecordWrite
+from integrations.connectors.rest.mapping import MISSING, contact_body, path_get, path_set
 from integrations.connectors.rest.paging import Pager
 from integrations.errors import (
     CrmAuthError,
@@ -198,3 +198,45 @@ class ContactWriter:
                 if remote_id not in (None, ""):
                     return str(remote_id)
         return None
+
+
+# Seed 002's task actions: PATCH /tasks/{id}/assign {"assignee_id": …}, PATCH /tasks/{id}/status
+# {"status": …}. Each sets one field of the task; the value is the action's body under that name.
+RECORD_ACTIONS: dict[str, dict[str, str]] = {"tasks": {"assign": "assignee_id", "status": "status"}}
+# Fields an update never sends: the API owns them.
+SERVER_FIELDS = ("id", "created_at", "updated_at", "createdAt", "updatedAt")
+
+
+class RecordWriter:
+    """Writes of one pulled record: a field update (PATCH, or PUT of the whole record) or an action."""
+
+    def __init__(self, *, client: CrmHttpClient, path: str, field_map: dict[str, str], method: str) -> None:
+        self.client = client
+        self.path = path.rstrip("/")
+        self.field_map = field_map
+        self.method = method
+
+    def update(self, *, remote_id: str, values: dict, current: dict) -> RecordWrite:
+        """PATCH sends the changed fields only; PUT replaces the record, so it sends the record
+        as last pulled with the changes applied (never the fields the API owns)."""
+        body: dict[str, Any] = {}
+        if self.method == "PUT":
+            body = {k: v for k, v in (current or {}).items() if k not in SERVER_FIELDS}
+        for local, value in values.items():
+            path_set(body, self.field_map.get(local, local), value)
+        return self._call(self.method, f"{self.path}/{quote(str(remote_id), safe='')}", body)
+
+    def action(self, *, remote_id: str, action: str, body: dict) -> RecordWrite:
+        path = f"{self.path}/{quote(str(remote_id), safe='')}/{quote(action, safe='')}"
+        return self._call("PATCH", path, body)
+
+    def _call(self, method: str, path: str, body: dict) -> RecordWrite:
+        secrets = self.client.secrets()
+        request = {"method": method, "path": path, "body": capped(redact_data(body, secrets=secrets))}
+        try:
+            response = self.client.request(method, path, json=body)
+        except CrmError as exc:
+            # The service keeps the exchange of a failed write too.
+            exc.exchange = RecordWrite(request=request, response=capped(exc.body) if exc.body else None)
+            raise
+        return RecordWrite(request=request, response=capped(redact_data(response.data, secrets=secrets)))

@@ -107,6 +107,7 @@ def test_registered_with_capabilities_and_config_serializer():
         "pull_contacts",
         "pull_deals",
         "test_credentials",
+        "write_records",
     }
     serializer = cls.config_serializer(data={"paging": {"style": "cursor"}})
     assert serializer.is_valid(), serializer.errors

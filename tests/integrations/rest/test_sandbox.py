@@ -245,3 +245,53 @@ class TestFaults:
         assert [r.ok for r in results] == [False, False]
         assert all(r.error.retriable for r in results)
         assert sandbox.records("contacts") == []
+
+
+class TestRecordWrites:
+    """Seed 002's record writes: field updates and the task actions, through the connector."""
+
+    def test_patch_and_put_update_a_project(self, sandbox, make_rest):
+        [project_id] = sandbox.seed(
+            "projects", [{"name": "Relaunch", "status": "active", "priority": "high"}]
+        )
+        connector = connector_for(make_rest())
+        exchange = connector.write_record(
+            entity="projects", remote_id=str(project_id), values={"status": "completed"}, current={}
+        )
+        assert exchange.request["method"] == "PATCH" and exchange.response["status"] == "completed"
+        [row] = sandbox.records("projects")
+        assert row["data"] == {"name": "Relaunch", "status": "completed", "priority": "high"}
+        put = connector_for(make_rest(contacts={"update_method": "PUT"}))
+        put.write_record(
+            entity="projects",
+            remote_id=str(project_id),
+            values={"priority": "low"},
+            current={"id": project_id, "name": "Relaunch", "status": "completed", "priority": "high"},
+        )
+        [row] = sandbox.records("projects")
+        assert row["data"] == {"name": "Relaunch", "status": "completed", "priority": "low"}
+
+    def test_task_actions_are_validated_by_the_crm(self, sandbox, make_rest):
+        from integrations.errors import CapabilityNotSupported, CrmNotFound, CrmValidationError
+
+        [task_id] = sandbox.seed("tasks", [{"title": "T", "status": "todo"}])
+        connector = connector_for(make_rest())
+        with pytest.raises(CrmValidationError):
+            connector.record_action(
+                entity="tasks", remote_id=str(task_id), action="status", body={"status": ""}
+            )
+        with pytest.raises(CrmValidationError):
+            connector.record_action(
+                entity="tasks", remote_id=str(task_id), action="assign", body={"assignee_id": 12345}
+            )
+        with pytest.raises(CrmNotFound):
+            connector.record_action(
+                entity="tasks", remote_id="999999", action="status", body={"status": "done"}
+            )
+        with pytest.raises(CapabilityNotSupported):
+            connector.record_action(entity="projects", remote_id="1", action="assign", body={})
+        connector.record_action(
+            entity="tasks", remote_id=str(task_id), action="status", body={"status": "done"}
+        )
+        [row] = sandbox.records("tasks")
+        assert row["data"]["status"] == "done"
