@@ -63,8 +63,8 @@ def dataset(org, other_org, brivity, hubspot):
            email="sj@gmail.com", minutes=2)  # fmt: skip
     remote(brivity, "contacts", "b3", {"first_name": "Renée", "last_name": "Durand"},
            email="renee@durand.fr", minutes=3)  # fmt: skip
-    remote(brivity, "deals", "d1", {"name": "Maple Street sale", "stage": "closed won", "address": "12 Maple St"},
-           minutes=4)  # fmt: skip
+    maple = {"name": "Maple Street sale", "stage": "closed won", "address": "12 Maple St"}
+    remote(brivity, "deals", "d1", maple, minutes=4)
     remote(brivity, "deals", "d2", {"name": "Oak listing", "stage": "appointment", "address": "9 Smith Ave"},
            minutes=5)  # fmt: skip
     remote(hubspot, "contacts", "h1", {"first_name": "John", "last_name": "Appleseed"},
@@ -75,3 +75,31 @@ def dataset(org, other_org, brivity, hubspot):
     )
     remote(other, "contacts", "x1", {"first_name": "John", "last_name": "Hidden"}, email="john@hidden.org")
     return {"other_connection": other}
+
+
+@pytest.fixture
+def paged(org):
+    """The paged test CRM (tests/crm_sync/pull/paged.py), registered for the test, and a connection to it."""
+    from integrations import registry
+    from tests.crm_sync.pull.paged import PagedConnector
+
+    PagedConnector.reset()
+    with registry.register_temporarily(PagedConnector):
+        yield CrmConnectionFactory(
+            organization=org, kind="paged", base_url="https://paged.invalid", credentials={"api_key": "pk-x"}
+        )
+    PagedConnector.reset()
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    """The pull tasks the API queues, as (connection id, object type, run id), instead of sending them."""
+    sent = []
+
+    def apply_async(kwargs=None, **options):
+        sent.append((kwargs["connection_id"], kwargs["object_type"], kwargs["run_id"]))
+
+    from crm_sync.tasks import pull_object_type
+
+    monkeypatch.setattr(pull_object_type, "apply_async", apply_async)
+    return sent
