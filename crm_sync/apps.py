@@ -11,7 +11,7 @@ class CrmSyncConfig(AppConfig):
         from crm_sync.signals import on_contacts_changed
 
         contacts_changed.connect(on_contacts_changed, dispatch_uid="crm_sync.requeue_changed_contacts")
-        from crm_sync import conflicts_admin  # noqa: F401  registers the conflicts' admin pages
+        from crm_sync import conflicts_admin, data_admin  # noqa: F401  register their admin pages
 
         post_migrate.connect(_search_index_install, sender=self, dispatch_uid="crm_sync.search_index")
 

@@ -400,3 +400,12 @@ class SyncConflict(models.Model):
 
     def __str__(self) -> str:
         return f"conflict {self.pk}: {self.contact_id} ↔ {self.connection_id} ({self.status})"
+
+
+class CrmData(RemoteRecord):
+    """The admin's "CRM data" page (unified search, per-source status, sync now): no table of its own."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "CRM data"
+        verbose_name_plural = "CRM data"
