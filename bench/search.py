@@ -41,23 +41,189 @@ from crm_sync.sources import sources_list  # noqa: E402
 from integrations.models import CrmConnection  # noqa: E402
 
 SLUG = "bench-search"
-FIRST = (
-    "James Mary John Patricia Robert Jennifer Michael Linda William Elizabeth David Barbara Richard Susan "
-    "Joseph Jessica Thomas Sarah Charles Karen Christopher Nancy Daniel Lisa Matthew Betty Anthony Margaret "
-    "Mark Sandra Donald Ashley Steven Kimberly Paul Emily Andrew Donna Joshua Michelle Kenneth Dorothy Kevin "
-    "Carol Brian Amanda George Melissa Edward Deborah José María Zoë Renée Chloé André Noël Inés Jürgen Inès"
-).split()
-LAST = (
-    "Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez Lopez Gonzalez "
-    "Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson White Harris Sanchez Clark "
-    "Ramirez Lewis Robinson Walker Young Allen King Wright Scott Torres Nguyen Hill Flores Green Adams "
-    "Nelson Baker Hall Rivera Campbell Mitchell Carter Roberts Müller Núñez Ibáñez Lefèvre Dupré O'Brien"
-).split()
-DOMAINS = "gmail.com yahoo.com outlook.com hotmail.com icloud.com example.com acme.io realty.co".split()
-COMPANIES = [f"{w} {s}" for w in "Acme Globex Initech Umbrella Stark Wayne Hooli Vandelay".split() for s in ("Realty", "Homes", "Group", "Partners", "LLC")]
-STREETS = "Maple Oak Pine Cedar Elm Birch Walnut Cherry Willow Spruce Main Park Lake Hill River".split()
-STAGES = ["appointment", "qualified", "contract sent", "closed won", "closed lost", "listing", "under contract"]
-SYLLABLES = "qua zor vex lin mar tho bel kri dun fas gol hep jin kot lum nev pry sul tav wim".split()
+FIRST = [
+    "James",
+    "Mary",
+    "John",
+    "Patricia",
+    "Robert",
+    "Jennifer",
+    "Michael",
+    "Linda",
+    "William",
+    "Elizabeth",
+    "David",
+    "Barbara",
+    "Richard",
+    "Susan",
+    "Joseph",
+    "Jessica",
+    "Thomas",
+    "Sarah",
+    "Charles",
+    "Karen",
+    "Christopher",
+    "Nancy",
+    "Daniel",
+    "Lisa",
+    "Matthew",
+    "Betty",
+    "Anthony",
+    "Margaret",
+    "Mark",
+    "Sandra",
+    "Donald",
+    "Ashley",
+    "Steven",
+    "Kimberly",
+    "Paul",
+    "Emily",
+    "Andrew",
+    "Donna",
+    "Joshua",
+    "Michelle",
+    "Kenneth",
+    "Dorothy",
+    "Kevin",
+    "Carol",
+    "Brian",
+    "Amanda",
+    "George",
+    "Melissa",
+    "Edward",
+    "Deborah",
+    "José",
+    "María",
+    "Zoë",
+    "Renée",
+    "Chloé",
+    "André",
+    "Noël",
+    "Inés",
+    "Jürgen",
+    "Inès",
+]
+LAST = [
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Hernandez",
+    "Lopez",
+    "Gonzalez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Perez",
+    "Thompson",
+    "White",
+    "Harris",
+    "Sanchez",
+    "Clark",
+    "Ramirez",
+    "Lewis",
+    "Robinson",
+    "Walker",
+    "Young",
+    "Allen",
+    "King",
+    "Wright",
+    "Scott",
+    "Torres",
+    "Nguyen",
+    "Hill",
+    "Flores",
+    "Green",
+    "Adams",
+    "Nelson",
+    "Baker",
+    "Hall",
+    "Rivera",
+    "Campbell",
+    "Mitchell",
+    "Carter",
+    "Roberts",
+    "Müller",
+    "Núñez",
+    "Ibáñez",
+    "Lefèvre",
+    "Dupré",
+    "O'Brien",
+]
+DOMAINS = [
+    "gmail.com",
+    "yahoo.com",
+    "outlook.com",
+    "hotmail.com",
+    "icloud.com",
+    "example.com",
+    "acme.io",
+    "realty.co",
+]
+COMPANIES = [
+    f"{w} {s}"
+    for w in ["Acme", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Hooli", "Vandelay"]
+    for s in ("Realty", "Homes", "Group", "Partners", "LLC")
+]
+STREETS = [
+    "Maple",
+    "Oak",
+    "Pine",
+    "Cedar",
+    "Elm",
+    "Birch",
+    "Walnut",
+    "Cherry",
+    "Willow",
+    "Spruce",
+    "Main",
+    "Park",
+    "Lake",
+    "Hill",
+    "River",
+]
+STAGES = [
+    "appointment",
+    "qualified",
+    "contract sent",
+    "closed won",
+    "closed lost",
+    "listing",
+    "under contract",
+]
+SYLLABLES = [
+    "qua",
+    "zor",
+    "vex",
+    "lin",
+    "mar",
+    "tho",
+    "bel",
+    "kri",
+    "dun",
+    "fas",
+    "gol",
+    "hep",
+    "jin",
+    "kot",
+    "lum",
+    "nev",
+    "pry",
+    "sul",
+    "tav",
+    "wim",
+]
 
 
 def rare_surnames(n: int = 400) -> list[str]:
@@ -126,7 +292,8 @@ def fill_local(organization: Organization, count: int) -> None:
                 created_by_type, created_by_label, search_text)
             SELECT md5('{SLUG}' || g::text)::uuid, %(org)s, replace({email}, ' ', ''), first, last, phone,
                    company, '', 'lead', 'active', 'api', '[]'::jsonb, '', '{{}}'::jsonb,
-                   now() - (g || ' seconds')::interval, now() - (g || ' seconds')::interval, 'system', 'bench',
+                   now() - (g || ' seconds')::interval, now() - (g || ' seconds')::interval,
+                   'system', 'bench',
                    {search}
             FROM g
             """,  # noqa: S608 - fixed SQL
@@ -146,11 +313,13 @@ def fill_source(connection_row: CrmConnection, count: int, deal_type: str) -> No
         cursor.execute(
             PERSON
             + f"""
-            INSERT INTO crm_sync_remoterecord (organization_id, connection_id, object_type, remote_id, fields, raw,
+            INSERT INTO crm_sync_remoterecord (organization_id, connection_id, object_type, remote_id,
+                fields, raw,
                 email, display_name, remote_updated_at, fetched_at, archived, merged_into_remote_id,
                 contact_remote_id, created_at, updated_at, search_text)
             SELECT %(org)s, %(conn)s, 'contacts', 'c' || g,
-                   jsonb_build_object('first_name', first, 'last_name', last, 'phone', phone, 'company', company),
+                   jsonb_build_object('first_name', first, 'last_name', last, 'phone', phone,
+                                      'company', company),
                    '{{}}'::jsonb, replace({email}, ' ', ''), first || ' ' || last,
                    now() - (g || ' seconds')::interval, now(), false, '', '', now(), now(), {search}
             FROM g
@@ -164,7 +333,8 @@ def fill_source(connection_row: CrmConnection, count: int, deal_type: str) -> No
                        (%(stages)s::text[])[1 + (g %% %(nstages)s)] AS stage
                 FROM generate_series(1, %(count)s) AS g
             )
-            INSERT INTO crm_sync_remoterecord (organization_id, connection_id, object_type, remote_id, fields, raw,
+            INSERT INTO crm_sync_remoterecord (organization_id, connection_id, object_type, remote_id,
+                fields, raw,
                 email, display_name, remote_updated_at, fetched_at, archived, merged_into_remote_id,
                 contact_remote_id, created_at, updated_at, search_text)
             SELECT %(org)s, %(conn)s, %(type)s, 'd' || g,
@@ -172,7 +342,8 @@ def fill_source(connection_row: CrmConnection, count: int, deal_type: str) -> No
                                       'address', (g %% 999) || ' ' || street || ' St'),
                    '{{}}'::jsonb, '', street || ' listing ' || g, now() - (g || ' seconds')::interval, now(),
                    false, '', '', now(), now(),
-                   lower(street) || ' listing ' || g || ' ' || {_fold_sql('stage')} || ' ' || (g %% 999) || ' '
+                   lower(street) || ' listing ' || g || ' ' || {_fold_sql('stage')} || ' '
+                   || (g %% 999) || ' '
                    || lower(street) || ' st'
             FROM g
             """,  # noqa: S608 - fixed SQL
@@ -189,10 +360,17 @@ def queries(rng: random.Random) -> list[tuple[str, str, str]]:
     common += [f"{rng.choice(FIRST[:10])} {rng.choice(LAST[:10])}" for _ in range(10)]
     rare = [rng.choice(RARE) for _ in range(40)] + [rng.choice(RARE)[:4] for _ in range(10)]
     emails = [rng.choice(DOMAINS).split(".")[0] for _ in range(15)]
-    emails += [f"{search_fold(rng.choice(FIRST[:20]))}.{search_fold(rng.choice(LAST[:20]))[:3]}" for _ in range(25)]
+    emails += [
+        f"{search_fold(rng.choice(FIRST[:20]))}.{search_fold(rng.choice(LAST[:20]))[:3]}" for _ in range(25)
+    ]
     emails += [f"{search_fold(rng.choice(LAST))}{rng.randrange(1, 9999)}" for _ in range(10)]
-    two = [rng.choice(["jo", "ma", "sm", "an", "da", "ch", "ro", "li", "ka", "mi", "55", "gm"]) for _ in range(40)]
-    deals = [rng.choice([s.lower() for s in STREETS]) for _ in range(5)] + [rng.choice(STAGES) for _ in range(5)]
+    two = [
+        rng.choice(["jo", "ma", "sm", "an", "da", "ch", "ro", "li", "ka", "mi", "55", "gm"])
+        for _ in range(40)
+    ]
+    deals = [rng.choice([s.lower() for s in STREETS]) for _ in range(5)] + [
+        rng.choice(STAGES) for _ in range(5)
+    ]
     mixed = [("common", q, "contact") for q in common] + [("rare", q, "contact") for q in rare]
     mixed += [("email", q, "contact") for q in emails] + [("2-char", q, "contact") for q in two]
     mixed += [("deal", q, "deal") for q in deals]
@@ -206,7 +384,9 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--count", type=int, default=1_000_000, help="records in all (default 1,000,000)")
     parser.add_argument("--keep", action="store_true", help="reuse the organization already filled")
     args = parser.parse_args()
@@ -214,7 +394,10 @@ def main() -> None:
         sys.exit("Set DATABASE_URL to a migrated PostgreSQL database.")
     for name in FIRST + LAST:  # the SQL fold above must agree with core/searchtext.py
         assert search_fold(name) == (
-            name.lower().translate(str.maketrans("éáíóúñüöøëèàç'", "eaiounuooeeac ")).strip().replace("  ", " ")
+            name.lower()
+            .translate(str.maketrans("éáíóúñüöøëèàç'", "eaiounuooeeac "))
+            .strip()
+            .replace("  ", " ")
         ), name
     organization = Organization.objects.filter(slug=SLUG).first()
     if not args.keep or organization is None:
@@ -247,14 +430,23 @@ def main() -> None:
         sources = sources_list(organization=organization)
         query, type_, terms = search_validate(query=query, type_=type_)
         page = search_run(
-            organization=organization, sources=sources, query=query, type_=type_, terms=terms, limit=20, offset=0
+            organization=organization,
+            sources=sources,
+            query=query,
+            type_=type_,
+            terms=terms,
+            limit=20,
+            offset=0,
         )
         timings.setdefault(kind, []).append((time.perf_counter() - started) * 1000)
         found.append(page.total)
     for kind in timings:
         timings[kind] = timings[kind][-sum(1 for k, _, _ in mixed if k == kind) :]
     everything = [t for values in timings.values() for t in values]
-    print(f"{len(everything)} queries, {statistics.mean(found[10:]):.0f} results on average (20 per source at most)")
+    print(
+        f"{len(everything)} queries, {statistics.mean(found[10:]):.0f} results on average "
+        "(20 per source at most)"
+    )
     print(f"{'kind':8} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
     for kind, values in sorted(timings.items()) + [("all", everything)]:
         print(

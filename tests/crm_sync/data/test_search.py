@@ -158,3 +158,14 @@ def test_fold_makes_the_same_words_for_both_databases():
     assert search_fold("José O'Brien <jose.obrien@Mail.example>") == "jose o brien jose obrien mail example"
     assert search_fold("Straße_12  (Zoë)") == "strasse 12 zoe"
     assert search_terms(" --Ál- ") == ["al"]
+
+
+def test_search_reindex_command_refills_the_index(api_client, dataset):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("search_reindex", stdout=out)
+    assert "Search index checked" in out.getvalue()
+    assert names(api_client.get(URL, {"q": "renee"}).json(), "brivity") == ["Renée Durand"]
