@@ -44,8 +44,13 @@ def search_index_install(*, using: str = "default", rebuild: bool = False) -> li
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             for table in TABLES:
-                for statement in _pg_statements(table):
-                    cursor.execute(statement)
+                # Checked first: CREATE INDEX, even IF NOT EXISTS, refuses to run in a transaction
+                # with pending deferred-constraint events.
+                cursor.execute("SELECT to_regclass(%s)", [f"{table}_search"])
+                if cursor.fetchone()[0] is None:
+                    for statement in _pg_statements(table):
+                        cursor.execute(statement)
+                    done.append(table)
             return done
         if connection.vendor != "sqlite":
             return done
