@@ -241,6 +241,8 @@ def seed(organization) -> str:
         for row in rows
         if row["email"] not in existing
     ]
+    for contact in new_contacts:
+        contact.search_text_refresh()  # bulk_create skips save()
     Contact.objects.bulk_create(new_contacts, batch_size=500)
 
     events, events_created = [], 0

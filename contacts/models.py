@@ -11,6 +11,10 @@ from django.db.models import Q
 from accounts.models import AuditEvent, Organization, OrganizationAPIKey
 from contacts.lookups import JSONListField
 from contacts.validation import source_validator
+from core.searchtext import search_text_of
+
+# What unified search matches in a contact, name first (core/searchtext.py).
+SEARCH_FIELDS = ("first_name", "last_name", "email", "phone", "company")
 
 
 class Contact(models.Model):
@@ -61,6 +65,9 @@ class Contact(models.Model):
     created_by_api_key = models.ForeignKey(
         OrganizationAPIKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # SEARCH_FIELDS folded (core/searchtext.py), kept by save() and by the bulk writers; indexed
+    # by a GIN index on PostgreSQL and an FTS5 table on SQLite (crm_sync/search_index.py).
+    search_text = models.TextField(blank=True, default="", db_default="", editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -84,9 +91,20 @@ class Contact(models.Model):
     def __str__(self) -> str:
         return self.email or self.full_name or str(self.pk)
 
+    def save(self, *args, **kwargs):
+        self.search_text_refresh()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and set(update_fields) & set(SEARCH_FIELDS):
+            kwargs["update_fields"] = {*update_fields, "search_text"}
+        super().save(*args, **kwargs)
+
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+    def search_text_refresh(self) -> None:
+        """Recompute the indexed text; bulk writers call it (bulk_create and UPDATEs skip save())."""
+        self.search_text = search_text_of(*(getattr(self, name) for name in SEARCH_FIELDS))
 
 
 class Event(models.Model):

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class CrmSyncConfig(AppConfig):
@@ -10,4 +11,13 @@ class CrmSyncConfig(AppConfig):
         from crm_sync.signals import on_contacts_changed
 
         contacts_changed.connect(on_contacts_changed, dispatch_uid="crm_sync.requeue_changed_contacts")
-        from crm_sync import alerts_admin, conflicts_admin  # noqa: F401  registers their admin pages
+        from crm_sync import alerts_admin, conflicts_admin, data_admin  # noqa: F401  register their admin pages
+
+        post_migrate.connect(_search_index_install, sender=self, dispatch_uid="crm_sync.search_index")
+
+
+def _search_index_install(sender, using="default", **kwargs) -> None:
+    """SQLite drops a table's triggers when a migration rebuilds it: put the search index back."""
+    from crm_sync.search_index import search_index_install
+
+    search_index_install(using=using)

@@ -8,6 +8,33 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
 
+from core.searchtext import search_text_of
+
+# Where a pulled record's searchable values are, by the first key present (CRMs name them apart).
+RECORD_NAME_KEYS = ("name", "dealname", "title", "subject", "full_name", "username")
+RECORD_STAGE_KEYS = ("stage", "dealstage", "status", "transaction_status")
+RECORD_ADDRESS_KEYS = ("address", "property_address", "street", "city", "state", "zip", "postal_code")
+
+
+def _scalars(values: dict, keys) -> list[str]:
+    return [str(values[k]) for k in keys if isinstance(values.get(k), str | int | float) and values[k] != ""]
+
+
+def record_search_text(object_type: str, values: dict, email: str = "") -> str:
+    """What search matches in a pulled record: a contact's name, email, phone and company; any
+    other record's name, stage and address (name first, so a name prefix ranks first)."""
+    values = values if isinstance(values, dict) else {}
+    if object_type == "contacts":
+        return search_text_of(
+            *_scalars(values, ("first_name", "last_name")) or _scalars(values, RECORD_NAME_KEYS)[:1],
+            email or values.get("email", ""),
+            *_scalars(values, ("phone", "company")),
+        )
+    name = _scalars(values, RECORD_NAME_KEYS)[:1]
+    return search_text_of(
+        *name, *_scalars(values, RECORD_STAGE_KEYS)[:1], *_scalars(values, RECORD_ADDRESS_KEYS)
+    )
+
 
 class SyncStatus(models.TextChoices):
     """The user's view of a contact in one CRM."""
@@ -295,6 +322,8 @@ class RemoteRecord(models.Model):
     )
     # The CRM's id of that contact, kept so a deal pulled before its contact links up later.
     contact_remote_id = models.CharField(max_length=255, blank=True, default="")
+    # record_search_text() of `fields`, kept on write; indexed like Contact.search_text.
+    search_text = models.TextField(blank=True, default="", db_default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -316,6 +345,13 @@ class RemoteRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.object_type} {self.remote_id} ({self.connection_id})"
+
+    def save(self, *args, **kwargs):
+        self.search_text = record_search_text(self.object_type, self.fields, self.email)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"fields", "email", "object_type"} & set(update_fields):
+            kwargs["update_fields"] = {*update_fields, "search_text"}
+        super().save(*args, **kwargs)
 
 
 class SyncConflict(models.Model):
@@ -486,3 +522,12 @@ class RecordSyncState(models.Model):
 
     def __str__(self) -> str:
         return f"record {self.record_id} → {self.connection_id}: {self.processing_status or '-'}"
+
+
+class CrmData(RemoteRecord):
+    """The admin's "CRM data" page (unified search, per-source status, sync now): no table of its own."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "CRM data"
+        verbose_name_plural = "CRM data"

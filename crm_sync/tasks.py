@@ -114,11 +114,13 @@ def pull_dispatch_due() -> dict:
     retry_jitter=True,
     max_retries=5,
 )
-def pull_object_type(self, connection_id: int, object_type: str, backfill: bool = False) -> int | None:
+def pull_object_type(
+    self, connection_id: int, object_type: str, backfill: bool = False, run_id: int | None = None
+) -> int | None:
     """Pull one object type of one connection for up to SYNC_PULL_TASK_MAX_SECONDS; hand the rest on."""
     from django.conf import settings
 
-    from core.errors import InvalidInput, NotFound
+    from core.errors import Conflict, InvalidInput, NotFound
     from crm_sync.services.pull import PullAlreadyRunning, pull_more_to_do, pull_run
 
     try:
@@ -128,9 +130,10 @@ def pull_object_type(self, connection_id: int, object_type: str, backfill: bool 
             backfill=backfill,
             worker=self.request.hostname or "",
             max_seconds=settings.SYNC_PULL_TASK_MAX_SECONDS,
+            run_id=run_id,
         )
-    except (PullAlreadyRunning, NotFound, InvalidInput):
-        return None  # another worker has it, or the connection or its object type is gone
+    except (PullAlreadyRunning, NotFound, InvalidInput, Conflict):
+        return None  # another worker has it, the connection or its object type is gone, or it may not pull
     except SoftTimeLimitExceeded:
         return None  # the run was closed as failed; the cursor keeps the last page applied
     if pull_more_to_do(run=run):

@@ -94,13 +94,11 @@ def _stale_before(now: datetime) -> datetime:
     return now - timedelta(seconds=settings.SYNC_PULL_STALE_SECONDS)
 
 
-@transaction.atomic
-def _run_start(*, connection: CrmConnection, object_type: str, backfill: bool, worker: str) -> SyncRun:
-    """Create the run `running`; a live one of the same source refuses, a dead one is closed first."""
-    now = timezone.now()
-    SyncRun.objects.filter(
+def runs_stale_close(*, connection: CrmConnection, object_types, now: datetime) -> int:
+    """Close the `running` runs of these object types whose worker stopped (no heartbeat for a while)."""
+    return SyncRun.objects.filter(
         connection=connection,
-        object_type=object_type,
+        object_type__in=list(object_types),
         outcome=SyncRun.Outcome.RUNNING,
         heartbeat_at__lt=_stale_before(now),
     ).update(
@@ -108,6 +106,80 @@ def _run_start(*, connection: CrmConnection, object_type: str, backfill: bool, w
         finished_at=now,
         errors=[{"code": "abandoned", "message": "No progress for a while: its worker stopped."}],
     )
+
+
+def _running_ids(connection: CrmConnection, object_types) -> list[int]:
+    return list(
+        SyncRun.objects.filter(
+            connection=connection, object_type__in=list(object_types), outcome=SyncRun.Outcome.RUNNING
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+@transaction.atomic
+def pull_runs_reserve(*, connection: CrmConnection, object_types, worker: str = "") -> list[SyncRun]:
+    """Create a `running` run for each object type now, for a task to adopt (pull_run's run_id).
+
+    All or none: when a live pull of any of them runs, PullAlreadyRunning names the running
+    runs and nothing is reserved. A reserved run nobody adopts (its task lost) goes stale like
+    a run whose worker died, and the next start closes it.
+    """
+    refusal = _pull_refusal(connection)
+    if refusal:
+        raise Conflict(refusal[1], code=refusal[0], details={"connection": connection.pk})
+    now = timezone.now()
+    runs_stale_close(connection=connection, object_types=object_types, now=now)
+    try:
+        with transaction.atomic():
+            runs = [
+                SyncRun.objects.create(
+                    connection=connection,
+                    direction=SyncRun.Direction.PULL,
+                    object_type=object_type,
+                    outcome=SyncRun.Outcome.RUNNING,
+                    worker=worker[:255],
+                    started_at=now,
+                    heartbeat_at=now,
+                )
+                for object_type in object_types
+            ]
+    except IntegrityError:
+        running = _running_ids(connection, object_types)
+        raise PullAlreadyRunning(
+            "A pull from this connection is already running.",
+            code="pull_running",
+            details={"connection": connection.pk, "run": running[0] if running else None, "runs": running},
+        ) from None
+    return runs
+
+
+def _run_adopt(*, connection: CrmConnection, object_type: str, run_id: int, worker: str) -> SyncRun:
+    run = (
+        SyncRun.objects.select_for_update()
+        .filter(pk=run_id, connection=connection, object_type=object_type, direction=SyncRun.Direction.PULL)
+        .first()
+    )
+    if run is None or run.outcome != SyncRun.Outcome.RUNNING:
+        raise NotFound(f"Pull run {run_id} is gone or no longer running.", code="sync_run_not_found")
+    run.worker = worker[:255] or run.worker
+    run.heartbeat_at = timezone.now()
+    run.save(update_fields=["worker", "heartbeat_at"])
+    return run
+
+
+@transaction.atomic
+def _run_start(
+    *, connection: CrmConnection, object_type: str, backfill: bool, worker: str, run_id: int | None = None
+) -> SyncRun:
+    """Create the run `running` (or adopt the reserved `run_id`); a live one of the same source
+    refuses, a dead one is closed first."""
+    now = timezone.now()
+    if run_id is not None:
+        run = _run_adopt(connection=connection, object_type=object_type, run_id=run_id, worker=worker)
+        return _cursor_prepare(run=run, connection=connection, object_type=object_type, backfill=backfill)
+    runs_stale_close(connection=connection, object_types=[object_type], now=now)
     try:
         with transaction.atomic():
             run = SyncRun.objects.create(
@@ -133,6 +205,10 @@ def _run_start(*, connection: CrmConnection, object_type: str, backfill: bool, w
             code="pull_running",
             details={"connection": connection.pk, "object_type": object_type, "run": running},
         ) from None
+    return _cursor_prepare(run=run, connection=connection, object_type=object_type, backfill=backfill)
+
+
+def _cursor_prepare(*, run: SyncRun, connection: CrmConnection, object_type: str, backfill: bool) -> SyncRun:
     cursor, _ = PullCursor.objects.select_for_update().get_or_create(
         connection=connection, object_type=object_type
     )
@@ -235,6 +311,7 @@ def pull_run(
     progress: Callable[[SyncRun, PageTally], None] | None = None,
     max_seconds: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    run_id: int | None = None,
 ) -> SyncRun:
     """Pull `object_type` from the connection; return the finished run.
 
@@ -244,22 +321,21 @@ def pull_run(
     raise: they end the run with the error recorded. Anything else (a bug, the worker's time
     limit) is recorded on the run, which is closed `failed`, and raised.
     `max_seconds`: stop after the page that passes it (outcome partial; the next run resumes).
+    `run_id`: a run reserved by pull_runs_reserve (the sync API) to carry on; when the pull
+    is refused, the reserved run is closed `failed` with the reason.
     """
     connection = CrmConnection.objects.select_related("organization").filter(pk=connection_id).first()
     if connection is None:
         raise NotFound(f"There is no connection {connection_id}.", code="not_found")
-    refusal = _pull_refusal(connection)
-    if refusal:
-        raise Conflict(refusal[1], code=refusal[0], details={"connection": connection.pk})
-    connector = registry.connector_for(connection)
-    types = connection_pull_types(connection=connection)
-    if object_type not in types:
-        raise InvalidInput(
-            f"{connection} cannot pull {object_type!r}; it pulls {list(types) or 'nothing'}.",
-            code="validation_error",
-            details={"object_type": object_type, "valid": list(types)},
-        )
-    run = _run_start(connection=connection, object_type=object_type, backfill=backfill, worker=worker)
+    try:
+        connector = _pull_check(connection, object_type)
+    except (Conflict, InvalidInput) as exc:
+        if run_id is not None:
+            _reserved_refuse(run_id=run_id, error=exc)
+        raise
+    run = _run_start(
+        connection=connection, object_type=object_type, backfill=backfill, worker=worker, run_id=run_id
+    )
     label = f"pull:{connection.kind}:{connection.pk}"
     connector.field_mapping  # noqa: B018 - read here (a query), not in the read-ahead thread
     ctx = PullContext(
@@ -337,6 +413,32 @@ def _apply_pages(pages, *, run, cursor, ctx, meter, progress, deadline, pass_sta
         if deadline is not None and time.monotonic() > deadline:
             return SyncRun.Outcome.PARTIAL
     return SyncRun.Outcome.PARTIAL if run.error_count else SyncRun.Outcome.SUCCESS
+
+
+def _pull_check(connection: CrmConnection, object_type: str):
+    """The connection's connector, when it may pull `object_type` now; Conflict or InvalidInput if not."""
+    refusal = _pull_refusal(connection)
+    if refusal:
+        raise Conflict(refusal[1], code=refusal[0], details={"connection": connection.pk})
+    connector = registry.connector_for(connection)
+    types = connection_pull_types(connection=connection)
+    if object_type not in types:
+        raise InvalidInput(
+            f"{connection} cannot pull {object_type!r}; it pulls {list(types) or 'nothing'}.",
+            code="validation_error",
+            details={"object_type": object_type, "valid": list(types)},
+        )
+    return connector
+
+
+def _reserved_refuse(*, run_id: int, error: Conflict | InvalidInput) -> None:
+    now = timezone.now()
+    SyncRun.objects.filter(pk=run_id, outcome=SyncRun.Outcome.RUNNING).update(
+        outcome=SyncRun.Outcome.FAILED,
+        finished_at=now,
+        error_count=1,
+        errors=[{"code": error.code, "message": error.message[:1000]}],
+    )
 
 
 def _pull_pages(*, run, connector, ctx: PullContext, meter, progress, deadline, sleep) -> str:

@@ -26,7 +26,13 @@ from contacts.signals import contacts_changed
 from contacts.validation import email_normalize
 from core import jsontext
 from core.bulk import bulk_create_rows, bulk_update_rows
-from crm_sync.models import ContactSyncState, ProcessingStatus, RemoteRecord, SyncStatus
+from crm_sync.models import (
+    ContactSyncState,
+    ProcessingStatus,
+    RemoteRecord,
+    SyncStatus,
+    record_search_text,
+)
 from crm_sync.outcome_signals import conflicts_opened, send_on_commit
 from crm_sync.services.conflicts import conflict_record
 from crm_sync.services.merge import merge_remote_fields, values_equal
@@ -150,6 +156,7 @@ def _record_values(record: PulledRecord, tally: PageTally, ctx: PullContext) -> 
         "archived": record.archived,
         "archived_at": record.archived_at or (ctx.now if record.archived else None),
         "contact_remote_id": str(record.links.get("contacts", ""))[:255],
+        "search_text": record_search_text(ctx.object_type, record.properties, record.email or ""),
     }
 
 
@@ -188,6 +195,7 @@ def records_store(
         "remote_updated_at",
         "archived",
         "contact_remote_id",
+        "search_text",
     )
     for record in records:
         values = _record_values(record, tally, ctx)
@@ -247,6 +255,7 @@ def records_store(
             "archived",
             "archived_at",
             "contact_remote_id",
+            "search_text",
             "contact",
             "fetched_at",
             "updated_at",
@@ -632,6 +641,7 @@ def page_apply_contacts(*, records: list[PulledRecord], ctx: PullContext) -> Pag
     for contact in new_contacts:
         contact.created_at = contact.updated_at = ctx.now
         contact.tags = contact.tags or []
+        contact.search_text_refresh()
     bulk_create_rows(Contact, new_contacts)
     if changed_contacts:
         fields = sorted(
@@ -641,7 +651,11 @@ def page_apply_contacts(*, records: list[PulledRecord], ctx: PullContext) -> Pag
                 for name in ch
             }
         )
-        bulk_update_rows(Contact, [c for c, _ in changed_contacts.values()], [*fields, "updated_at"])
+        for contact, _ in changed_contacts.values():
+            contact.search_text_refresh()
+        bulk_update_rows(
+            Contact, [c for c, _ in changed_contacts.values()], [*fields, "search_text", "updated_at"]
+        )
     for state in new_states:
         state.contact_id = state.contact.pk
         state.created_at = state.updated_at = ctx.now

@@ -1,0 +1,171 @@
+"""GET /api/v1/integrations/search: the same ranked results on SQLite and PostgreSQL (the suite runs
+on both), indexed matching kept on every write path, and the failure paths."""
+
+import pytest
+
+from contacts.models import Contact
+from core.searchtext import search_fold, search_terms
+from crm_sync.search_index import search_index_install
+
+URL = "/api/v1/integrations/search"
+
+
+def names(body, source):
+    return [row["name"] for row in body["results"][source]]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("smi", {"local": ["Anna Smithers", "John Smith"], "brivity": ["Smith Jones"], "hubspot": []}),
+        (
+            "jo",
+            {"local": ["John Smith", "José Álvarez"], "brivity": ["Johnny Cash", "Smith Jones"],
+             "hubspot": ["John Appleseed"]},
+        ),
+        ("JOSE", {"local": ["José Álvarez"], "brivity": [], "hubspot": []}),
+        ("álv", {"local": ["José Álvarez"], "brivity": [], "hubspot": []}),
+        ("renee", {"local": [], "brivity": ["Renée Durand"], "hubspot": []}),
+        ("gmail", {"local": ["José Álvarez"], "brivity": ["Smith Jones"], "hubspot": ["John Appleseed"]}),
+        ("555 01", {"local": ["John Smith", "José Álvarez", "Zoë O'Brien"], "brivity": ["Johnny Cash"],
+                    "hubspot": []}),
+        ("john smith", {"local": ["John Smith"], "brivity": [], "hubspot": []}),
+        ("o'brien", {"local": ["Zoë O'Brien"], "brivity": [], "hubspot": []}),
+        ("globex", {"local": ["Anna Smithers"], "brivity": [], "hubspot": []}),
+        ("xyzzy", {"local": [], "brivity": [], "hubspot": []}),
+    ],
+)  # fmt: skip
+def test_contact_search_is_ranked_grouped_and_the_same_on_every_database(
+    api_client, dataset, query, expected
+):
+    response = api_client.get(URL, {"q": query, "type": "contact"})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["success"] is True and body["query"] == query and body["type"] == "contact"
+    assert {source: names(body, source) for source in body["results"]} == expected
+    assert body["total"] == sum(len(v) for v in expected.values())
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("smi", {"local": [], "brivity": ["Oak listing"], "hubspot": ["Smith renewal"]}),
+        ("closed", {"local": [], "brivity": ["Maple Street sale"], "hubspot": []}),
+        ("maple st", {"local": [], "brivity": ["Maple Street sale"], "hubspot": []}),
+        ("contract", {"local": [], "brivity": [], "hubspot": ["Smith renewal"]}),
+    ],
+)
+def test_deal_search_matches_name_stage_and_address(api_client, dataset, query, expected):
+    body = api_client.get(URL, {"q": query, "type": "deal"}).json()
+    assert {source: names(body, source) for source in body["results"]} == expected
+
+
+def test_search_pages_each_source(api_client, dataset):
+    first = api_client.get(URL, {"q": "jo", "limit": 1}).json()
+    assert names(first, "local") == ["John Smith"] and names(first, "brivity") == ["Johnny Cash"]
+    assert first["has_more"] == {"local": True, "brivity": True, "hubspot": False}
+    second = api_client.get(URL, {"q": "jo", "limit": 1, "offset": 1}).json()
+    assert names(second, "local") == ["José Álvarez"] and names(second, "brivity") == ["Smith Jones"]
+    assert second["has_more"] == {"local": False, "brivity": False, "hubspot": False}
+
+
+def test_search_of_one_source_and_record_links(api_client, dataset, brivity):
+    body = api_client.get(URL, {"q": "renee", "source": "brivity"}).json()
+    assert list(body["results"]) == ["brivity"]
+    (row,) = body["results"]["brivity"]
+    assert row["remote_id"] == "b3" and row["source"] == "brivity" and row["object_type"] == "contacts"
+    by_id = api_client.get(URL, {"q": "renee", "source": str(brivity.pk)}).json()
+    assert by_id["results"] == body["results"]
+
+
+def test_search_never_shows_another_organizations_rows(api_client, dataset):
+    body = api_client.get(URL, {"q": "john"}).json()
+    everything = [row["name"] for rows in body["results"].values() for row in rows]
+    assert "John Other" not in everything and "John Hidden" not in everything
+    assert "John Smith" in everything
+
+
+@pytest.mark.parametrize("query", ["", "a", " b ", None])
+def test_query_under_two_characters_is_a_400_with_the_seed_message(api_client, dataset, query):
+    params = {} if query is None else {"q": query}
+    response = api_client.get(URL, params)
+    assert response.status_code == 400
+    assert response.json()["error"] == "Query must be at least 2 characters"
+    assert response.json()["code"] == "query_too_short"
+
+
+@pytest.mark.parametrize(
+    ("params", "code", "status"),
+    [
+        ({"q": "--"}, "query_too_short", 400),
+        ({"q": "jo", "type": "company"}, "invalid_type", 400),
+        ({"q": "jo", "source": "nowhere"}, "invalid_source", 400),
+        ({"q": "jo", "source": "mautic"}, "source_not_found", 404),
+        ({"q": "jo", "limit": "0"}, "invalid_pagination", 400),
+        ({"q": "jo", "offset": "-1"}, "invalid_pagination", 400),
+    ],
+)
+def test_search_refuses_bad_input(api_client, dataset, params, code, status):
+    response = api_client.get(URL, params)
+    assert response.status_code == status
+    assert response.json()["code"] == code
+
+
+def test_another_organizations_source_is_a_404(api_client, dataset):
+    response = api_client.get(URL, {"q": "john", "source": str(dataset["other_connection"].pk)})
+    assert response.status_code == 404
+    assert response.json()["code"] == "source_not_found"
+
+
+def test_search_query_count_is_constant(api_client, dataset, django_assert_num_queries):
+    api_client.get(URL, {"q": "jo"})  # warm the key's caches
+    # key lookup + usage bump, the sources, the local contacts, every source's records at once
+    with django_assert_num_queries(5):
+        response = api_client.get(URL, {"q": "jo"})
+    assert response.status_code == 200
+
+
+def test_search_text_follows_every_write(api_client, org, brivity):
+    created = api_client.post(
+        "/api/v1/contacts/",
+        {"first_name": "Émile", "last_name": "Zola", "email": "emile@example.fr"},
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    assert names(api_client.get(URL, {"q": "emile"}).json(), "local") == ["Émile Zola"]
+    contact = Contact.objects.get(email="emile@example.fr")
+    contact.last_name = "Verhaeren"
+    contact.save(update_fields=["last_name"])
+    assert names(api_client.get(URL, {"q": "zola"}).json(), "local") == []
+    assert names(api_client.get(URL, {"q": "verh"}).json(), "local") == ["Émile Verhaeren"]
+    contact.delete()
+    assert names(api_client.get(URL, {"q": "emile"}).json(), "local") == []
+
+
+def test_the_index_is_put_back_when_a_migration_drops_it(api_client, dataset):
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite rebuilds tables (and drops their triggers) in migrations; PostgreSQL does not")
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER contacts_contact_fts_ai")
+    assert search_index_install() == ["contacts_contact"]
+    Contact.objects.create(organization=dataset["other_connection"].organization, first_name="Zed")
+    assert search_index_install() == []
+
+
+def test_fold_makes_the_same_words_for_both_databases():
+    assert search_fold("José O'Brien <jose.obrien@Mail.example>") == "jose o brien jose obrien mail example"
+    assert search_fold("Straße_12  (Zoë)") == "strasse 12 zoe"
+    assert search_terms(" --Ál- ") == ["al"]
+
+
+def test_search_reindex_command_refills_the_index(api_client, dataset):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("search_reindex", stdout=out)
+    assert "Search index checked" in out.getvalue()
+    assert names(api_client.get(URL, {"q": "renee"}).json(), "brivity") == ["Renée Durand"]
