@@ -47,7 +47,7 @@ def port_problem(host: str, port: int) -> str | None:
     return None
 
 
-_ANY_ADDRESSES = ("0.0.0.0", "::")  # noqa: S104 - only compared with, to connect to loopback instead
+_ANY_ADDRESSES = ("0.0.0.0", "::")  # noqa: S104 - only compared with, to connect to loopback instead  # nosec B104
 
 
 def accepting(host: str, port: int) -> bool:
