@@ -28,7 +28,7 @@ class ConnectionOutputSerializer(serializers.ModelSerializer):
     contact_rule_events = serializers.SerializerMethodField()
     # Blank unless the rule is "subtype": a plain string in the schema, so "" is a valid answer.
     contact_rule_subtype = serializers.CharField(
-        read_only=True, help_text="lead, customer or prospect when the rule is 'Contacts of a subtype'; else ''."
+        read_only=True, help_text="lead, customer or prospect with the subtype rule; else an empty string."
     )
     credentials_configured = serializers.SerializerMethodField()
     credentials_masked = serializers.SerializerMethodField()
