@@ -5,7 +5,7 @@ A path without its trailing slash is served as the path with it (core.middleware
 
 from importlib import import_module
 
-from django.urls import NoReverseMatch
+from django.urls import NoReverseMatch, get_resolver
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.routers import APIRootView, DefaultRouter
@@ -28,22 +28,17 @@ class ApiRoot(APIRootView):
             try:
                 links[key] = reverse(name, request=request)
             except NoReverseMatch:
-                template = reverse(name, kwargs=_PLACEHOLDERS[name], request=request)
-                for placeholder in ("contact_id", "crm", "sync_type"):
-                    template = template.replace(f"__{placeholder}__", "{" + placeholder + "}")
-                links[key] = template
+                links[key] = request.build_absolute_uri("/") + _template(name)
             if not links[key].endswith("/") and not name.startswith("property-"):
                 links[key] += "/"  # the /? routes reverse without it; list the canonical form
         return Response(links)
 
 
-_PLACEHOLDERS = {
-    "sync-queue": {"contact_id": "__contact_id__"},
-    "sync-status": {"contact_id": "__contact_id__"},
-    "sync-retry": {"contact_id": "__contact_id__"},
-    "property-sync": {"crm": "__crm__", "sync_type": "__sync_type__"},
-    "property-sync-status": {"crm": "__crm__", "sync_type": "__sync_type__"},
-}
+def _template(name: str) -> str:
+    """A named route's path with its arguments as `{placeholders}`, e.g. records/{record_id}/."""
+    possibilities = get_resolver().reverse_dict.getlist(name)[0][0]
+    format_string, params = possibilities[0]
+    return format_string % {param: "{" + param + "}" for param in params}
 
 
 class ApiRouter(DefaultRouter):

@@ -73,7 +73,7 @@ def sources_select(*, organization, source: str | None) -> list[Source]:
         )
     keyed = _KEYED.match(text)
     if text.isdigit() or text in registry.connectors() or (keyed and keyed["kind"] in registry.connectors()):
-        raise NotFound(f"No source {source!r} in this organization.", code="source_not_found")
+        raise NotFound("No such source in this organization.", code="source_not_found")
     raise InvalidInput(
         f"Unknown source {source[:100]!r}; valid: {', '.join(s.key for s in sources)}.",
         code="invalid_source",

@@ -24,21 +24,24 @@ from django.contrib.auth.models import Permission
 from django.forms.models import model_to_dict
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.actors import Actor
 from accounts.models import Organization, Scope
 from accounts.services import api_key_create, audit_record
 from contacts.models import Contact
+from crm_sync.models import AlertRule, CrmData, PullCursor, RecordSyncState, RemoteRecord, SyncConflict
 from tests.contacts.factories import ContactFactory, EventFactory, RegistrationFactory
 from tests.crm_sync.factories import ContactSyncStateFactory, SyncRunFactory
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 from tests.integrations.factories import CrmConnectionFactory
 from tests.properties.factories import PropertyDefinitionFactory, PropertySyncRunFactory
+from webhooks.models import WebhookDelivery, WebhookSubscription
 
 pytestmark = pytest.mark.django_db
 
-PROJECT_APPS = ("accounts", "contacts", "properties", "integrations", "crm_sync")
+PROJECT_APPS = ("accounts", "contacts", "properties", "integrations", "crm_sync", "webhooks")
 # Strings only A's rows hold: none may appear in an answer to B.
 MARKERS = ("zqalpha",)
 WRITE_METHODS = ("post", "put", "patch", "delete")
@@ -80,6 +83,34 @@ def world(db):
     definition = PropertyDefinitionFactory(organization=a, name="zqalpha_score", label="Zqalpha score")
     property_run = PropertySyncRunFactory(organization=a)
     a_key, _ = api_key_create(organization=a, name="zqalpha-key", scopes=["read"])
+    record = RemoteRecord.objects.create(
+        organization=a,
+        connection=connection,
+        object_type="deals",
+        remote_id="zqalpha-deal-1",
+        fields={"name": "Zqalpha deal"},
+        display_name="Zqalpha deal",
+        fetched_at=timezone.now(),
+    )
+    record_state = RecordSyncState.objects.create(record=record, connection=connection)
+    cursor = PullCursor.objects.create(connection=connection, object_type="contacts", cursor="zqalpha")
+    conflict = SyncConflict.objects.create(
+        organization=a,
+        connection=connection,
+        contact=contact,
+        fields={"first_name": {"base": "Zqalpha", "local": "Zqalpha A", "remote": "Zqalpha B"}},
+    )
+    alert_rule = AlertRule.objects.create(connection=connection, emails="ops@zqalpha.example")
+    subscription = WebhookSubscription.objects.create(
+        organization=a, url="https://hooks.zqalpha.example/crm", events=["contact.created"]
+    )
+    delivery = WebhookDelivery.objects.create(
+        subscription=subscription,
+        event="contact.created",
+        event_id=uuid.uuid4(),
+        payload={"zqalpha": True},
+        next_attempt_at=timezone.now(),
+    )
     audit = audit_record(
         organization=a, actor=Actor.system("zqalpha"), action="zqalpha.test", object_type="x", object_id=1
     )
@@ -106,6 +137,14 @@ def world(db):
         "integrations.crmconnection": connection,
         "crm_sync.contactsyncstate": state,
         "crm_sync.syncrun": run,
+        "crm_sync.remoterecord": record,
+        "crm_sync.crmdata": CrmData.objects.get(pk=record.pk),
+        "crm_sync.recordsyncstate": record_state,
+        "crm_sync.pullcursor": cursor,
+        "crm_sync.syncconflict": conflict,
+        "crm_sync.alertrule": alert_rule,
+        "webhooks.webhooksubscription": subscription,
+        "webhooks.webhookdelivery": delivery,
         "properties.propertydefinition": definition,
         "properties.propertysyncrun": property_run,
     }
@@ -192,12 +231,16 @@ def admin_patterns():
             yield regex, pattern
 
 
-OBJECT_ARGUMENTS = {"pk", "id", "contact_id", "object_id"}
+OBJECT_ARGUMENTS = {"pk", "id", "contact_id", "object_id", "record_id", "source"}
 
 
 def _api_model(pattern, argument: str) -> str:
     if argument == "contact_id":
         return "contacts.contact"
+    if argument == "record_id":
+        return "crm_sync.remoterecord"
+    if argument == "source":  # a source is named by its connection's id (or kind)
+        return "integrations.crmconnection"
     view = getattr(pattern.callback, "cls", None)
     serializer = getattr(view, "serializer_class", None)
     model = getattr(getattr(serializer, "Meta", None), "model", None)
@@ -242,7 +285,7 @@ def test_every_api_pattern_keeps_b_out_of_a(world):
     for regex, pattern in api_patterns():
         arguments = _group_names(regex)
         object_arguments = arguments & OBJECT_ARGUMENTS
-        values = {"format": "json", "crm": "hubspot", "sync_type": "all"}
+        values = {"format": "json", "crm": "hubspot", "sync_type": "all", "action": "assign"}
         never = dict(values)
         for argument in object_arguments:
             a_object = world["objects"][_api_model(pattern, argument)]
