@@ -91,6 +91,8 @@ class DataApi(OrganizationScopedMixin, APIView):
 
 
 class CachedDataApi(DataApi):
+    """Per source, the contacts and deals pulled from it (paged per source), its last sync and sync status."""
+
     @extend_schema(
         summary="Cached records of every source (or one), paginated per source",
         parameters=[SOURCE_PARAM, *PAGE_PARAMS],
@@ -160,6 +162,8 @@ class CachedDataApi(DataApi):
 
 
 class SearchApi(DataApi):
+    """Search the local contacts and every source's pulled records at once, grouped by source, ranked."""
+
     paging_class = SearchPaging
 
     @extend_schema(
@@ -236,6 +240,8 @@ class SearchApi(DataApi):
 
 
 class SyncStatusApi(DataApi):
+    """Per source: idle, syncing or error, the last sync, contact and deal counts and the last error."""
+
     @extend_schema(
         summary="Per source: pull status, last sync, counts, last error",
         parameters=[SOURCE_PARAM],
@@ -289,6 +295,8 @@ START_409 = OpenApiResponse(
 
 
 class SyncAllApi(DataApi):
+    """Start a pull of every source now: 202 with the run ids; sources already pulling are listed as such."""
+
     @extend_schema(
         summary="Start a pull of every source now",
         description="202 at once with the runs started per source (their progress: /api/v1/sync-runs/{id}/). "
@@ -344,6 +352,8 @@ class SyncAllApi(DataApi):
 
 
 class SyncSourceApi(DataApi):
+    """Start a pull of one source now: 202 with the run ids, or 409 naming the run already under way."""
+
     @extend_schema(
         summary="Start a pull of one source now",
         request=None,
@@ -428,6 +438,8 @@ def _list_schema(kind: str):
 
 
 class ContactsListApi(_RecordsListApi):
+    """The contacts of one source (or of all), paged, filterable by updated time."""
+
     kind = "contacts"
 
     @_list_schema("contacts")
@@ -436,6 +448,8 @@ class ContactsListApi(_RecordsListApi):
 
 
 class DealsListApi(_RecordsListApi):
+    """The deals (transactions, REST entities) of one source or of all, paged, filterable by updated time."""
+
     kind = "deals"
 
     @_list_schema("deals")
@@ -448,6 +462,8 @@ class CacheClearInput(serializers.Serializer):
 
 
 class CacheClearApi(DataApi):
+    """Remove a source's pulled records (or all of them), never local contacts; its next pull starts afresh."""
+
     @extend_schema(
         summary="Clear pulled records (one source, or all)",
         description="Deletes the source's pulled records and resets its pull cursors, so its next pull "

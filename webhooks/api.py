@@ -91,7 +91,11 @@ ERRORS = {
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List webhook subscriptions", responses={200: SubscriptionOutput(many=True)}),
+    list=extend_schema(
+        summary="List webhook subscriptions",
+        description="This organization's subscriptions: their URL, events, status and last delivery.",
+        responses={200: SubscriptionOutput(many=True)},
+    ),
     retrieve=extend_schema(
         summary="Get a webhook subscription", responses={200: SubscriptionOutput, **ERRORS}
     ),
@@ -99,6 +103,8 @@ ERRORS = {
 )
 @extend_schema(tags=["webhooks"])
 class WebhookSubscriptionViewSet(OrganizationScopedMixin, viewsets.GenericViewSet):
+    """Subscriptions to contact and conflict events, delivered signed to a URL of yours (scope admin)."""
+
     serializer_class = SubscriptionOutput
     queryset = WebhookSubscription.objects.none()
     read_scope = Scope.ADMIN
