@@ -54,3 +54,10 @@ def error_500(request):
         "server_error",
         {"request_id": getattr(request, "request_id", None)},
     )
+
+
+def landing(request):
+    """`/`: where to go from here (the admin, the API docs, health), instead of a 404."""
+    from django.template.response import TemplateResponse
+
+    return TemplateResponse(request, "landing.html", {})

@@ -412,6 +412,9 @@ class PullCursorAdmin(OrganizationScopedAdmin):
         return False
 
 
+# The admin's home page links the dashboard (crm_sync/dashboard_views.py).
+admin.site.index_template = "admin/crm_sync/index.html"
+
 for model, admin_class in ((Contact, SyncContactAdmin), (CrmConnection, SyncCrmConnectionAdmin)):
     if admin.site.is_registered(model):
         admin.site.unregister(model)

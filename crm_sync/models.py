@@ -4,9 +4,20 @@ The ContactSyncState table is the push queue (STYLE §4.4): workers claim due ro
 conditional UPDATE, so the broker only carries nudges and a lost message loses nothing.
 """
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
+
+
+def registry_display_name(kind: str) -> str:
+    """The CRM's name as people know it ("HubSpot"), the kind itself for an unknown one."""
+    from integrations import registry
+
+    try:
+        return registry.get_connector_class(kind).display_name
+    except registry.UnknownCrm:  # a row of a kind no longer registered still prints
+        return kind
 
 
 class SyncStatus(models.TextChoices):
@@ -71,6 +82,9 @@ class ContactSyncState(models.Model):
     remote_id = models.CharField(max_length=255, blank=True, default="", db_default="")
     error = models.TextField(blank=True, default="", db_default="")
     error_category = models.CharField(max_length=32, blank=True, default="", db_default="")
+    # The CRM's HTTP status of the last failed answer (null: none, or no HTTP answer at all, as
+    # a timeout); written by the push write-back with the error, cleared with it on success.
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name="HTTP status")
     skip_reason = models.CharField(max_length=255, blank=True, default="", db_default="")
     retry_count = models.PositiveIntegerField(default=0, db_default=0)
     next_retry_at = models.DateTimeField(null=True, blank=True)
@@ -139,7 +153,14 @@ class ContactSyncState(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.contact_id} → {self.connection_id}: {self.sync_status}"
+        # Admin titles and links read "ada@example.com → HubSpot: Error" (select_related avoids a
+        # query per row wherever a list shows it).
+        try:
+            contact = self.contact.email or str(self.contact_id)
+        except ObjectDoesNotExist:  # an orphan (the contact reference is no constraint)
+            contact = str(self.contact_id)
+        crm = registry_display_name(self.connection.kind) if self.connection_id else "?"
+        return f"{contact} → {crm}: {self.sync_status}"
 
 
 class SyncRun(models.Model):
@@ -221,7 +242,7 @@ class SyncRun(models.Model):
         ordering = ["-started_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.direction} {self.connection_id} @ {self.started_at:%Y-%m-%d %H:%M:%S}: {self.outcome}"
+        return f"{self.direction} {self.connection} @ {self.started_at:%Y-%m-%d %H:%M:%S}: {self.outcome}"
 
     @property
     def processed(self) -> int:

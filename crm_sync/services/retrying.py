@@ -144,3 +144,62 @@ def contacts_retry_selected(*, contacts, reset_retry_count: bool, actor: Actor) 
                 changes={"reset_retry_count": reset_retry_count},
             )
     return count
+
+
+def _failed_rows(*, connection, category: str | None = None, message: str | None = None):
+    rows = ContactSyncState.objects.filter(connection=connection, sync_status=SyncStatus.ERROR).exclude(
+        processing_status=ProcessingStatus.PROCESSING
+    )
+    if category is not None:
+        rows = rows.filter(error_category="" if category == "unknown" else category)
+    if message is not None:
+        rows = rows.filter(error=message)
+    return rows
+
+
+def failure_group_retry(*, connection, category: str, message: str, actor: Actor) -> int:
+    """Queue again, from a fresh retry budget, every failed contact of one dashboard failure group.
+
+    A group is (connection, category, exact message): one UPDATE, one audit event.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        count = _failed_rows(connection=connection, category=category, message=message).update(
+            **_retry_values(now=now, reset=True, retry_count=0, connection=connection)
+        )
+        _audit_many(
+            organization=connection.organization,
+            actor=actor,
+            action="sync.retry_group",
+            crm=connection.kind,
+            count=count,
+            extra={"category": category, "message": message[:300]},
+        )
+    return count
+
+
+def auth_failures_count(*, connection) -> int:
+    """How many contacts failed on authentication: what Resume offers to re-queue."""
+    return _failed_rows(connection=connection, category="auth").count()
+
+
+def connection_resume(*, connection, retry_auth_failures: bool, actor: Actor) -> tuple[bool, int]:
+    """Resume a paused connection (after its credentials were fixed) and, when asked, queue again
+    the contacts that failed on authentication while it was broken. Returns (resumed, re-queued)."""
+    now = timezone.now()
+    with transaction.atomic():
+        resumed = connections.circuit_close(connection=connection, actor=actor)
+        count = 0
+        if retry_auth_failures:
+            count = _failed_rows(connection=connection, category="auth").update(
+                **_retry_values(now=now, reset=True, retry_count=0, connection=connection)
+            )
+            _audit_many(
+                organization=connection.organization,
+                actor=actor,
+                action="sync.retry_auth_failures",
+                crm=connection.kind,
+                count=count,
+                extra={},
+            )
+    return resumed, count

@@ -1,0 +1,239 @@
+"""Reads behind the admin dashboard: one aggregate query per panel, whatever the number of contacts.
+
+Every function takes the connections the viewer may see (already scoped to their organizations)
+and returns plain dicts for the template. Counts come from the sync-state indexes (stats,
+claim, processing, errors); rates and charts from the SyncRun history.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db.models import Count, F, Max, Min, Q, Sum
+from django.db.models.functions import TruncDay, TruncHour
+from django.utils import timezone
+
+from crm_sync.models import ContactSyncState, ProcessingStatus, SyncRun, SyncStatus, registry_display_name
+from crm_sync.selectors import THROUGHPUT_WINDOW
+from integrations.ratelimit import daily_quota_status, limiter_blocked_until
+
+FAILURE_GROUPS = 10
+QUOTA_WARNING_SHARE = 0.8
+STATUS_ORDER = [
+    SyncStatus.COMPLETE,
+    SyncStatus.QUEUED,
+    SyncStatus.PROCESSING,
+    SyncStatus.SELECTED,
+    SyncStatus.SKIPPED,
+    SyncStatus.ERROR,
+]
+
+
+@dataclass
+class ConnectionPanel:
+    connection: object
+    crm: str
+    counts: dict[str, int] = field(default_factory=dict)
+    queue_depth: int = 0
+    throughput: float | None = None
+    last_push: datetime | None = None
+    last_pull: datetime | None = None
+    state: dict = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def complete(self) -> int:
+        return self.counts.get(SyncStatus.COMPLETE, 0)
+
+    @property
+    def errors(self) -> int:
+        return self.counts.get(SyncStatus.ERROR, 0)
+
+    @property
+    def success_rate_pct(self) -> str:
+        rate = self.success_rate
+        return "—" if rate is None else f"{rate:.1%}"
+
+    @property
+    def success_rate(self) -> float | None:
+        """Complete over finished (Complete + Error): a long queue is not a failure."""
+        done = self.counts.get(SyncStatus.COMPLETE, 0) + self.counts.get(SyncStatus.ERROR, 0)
+        return self.counts.get(SyncStatus.COMPLETE, 0) / done if done else None
+
+    @property
+    def drain_seconds(self) -> float | None:
+        """The queue over the throughput measured on this connection; None with no recent history."""
+        if not self.queue_depth:
+            return 0.0
+        if not self.throughput:
+            return None
+        return self.queue_depth / self.throughput
+
+
+def _local_time(value: datetime) -> str:
+    return timezone.localtime(value).strftime("%H:%M")
+
+
+def connection_state(*, connection, now: datetime) -> dict:
+    """The connection's state in plain words: {"level": ok|warning|error, "text", "action"}.
+
+    Paused (the sync engine stopped it on an authentication failure) comes first, then a spent
+    daily quota, a rate-limit pause, a nearly spent quota; otherwise healthy (or disabled).
+    """
+    if not connection.enabled:
+        return {"level": "muted", "text": "Disabled", "action": ""}
+    if connection.is_circuit_open:
+        when = f" at {_local_time(connection.circuit_opened_at)}" if connection.circuit_opened_at else ""
+        reason = "authentication failed" if _looks_like_auth(connection.circuit_reason) else "stopped"
+        return {
+            "level": "error",
+            "text": f"Paused: {reason}{when}",
+            "action": "fix the credentials, then Resume",
+            "detail": connection.circuit_reason,
+        }
+    until = connection.quota_held_until(now)
+    if until is not None:
+        return {
+            "level": "error",
+            "text": f"Daily quota spent until {_local_time(until)}",
+            "action": "pushes and pulls resume on their own",
+            "detail": connection.quota_exhausted_reason,
+        }
+    blocked = limiter_blocked_until(connection)
+    if blocked is not None and blocked > now:
+        return {
+            "level": "warning",
+            "text": f"Rate limited until {_local_time(blocked)}",
+            "action": "the service waits and retries",
+        }
+    quota = daily_quota_status(connection)
+    if quota and quota.get("limit") and quota.get("used") is not None:
+        share = quota["used"] / quota["limit"]
+        if share >= QUOTA_WARNING_SHARE:
+            return {"level": "warning", "text": f"Daily quota {share:.0%} used", "action": ""}
+    return {"level": "ok", "text": "Healthy", "action": ""}
+
+
+def _looks_like_auth(reason: str) -> bool:
+    reason = (reason or "").lower()
+    return "auth" in reason or "credential" in reason or "401" in reason or "403" in reason
+
+
+def connection_panels(*, connections, now: datetime | None = None) -> list[ConnectionPanel]:
+    """One panel per connection, from three aggregate queries (statuses, queue, runs)."""
+    now = now or timezone.now()
+    connections = list(connections)
+    ids = [c.pk for c in connections]
+    panels = {
+        c.pk: ConnectionPanel(connection=c, crm=registry_display_name(c.kind), state={}) for c in connections
+    }
+    if not ids:
+        return []
+    # Statuses: the stats index (connection, sync_status) answers it.
+    for row in (
+        ContactSyncState.objects.filter(connection_id__in=ids)
+        .order_by()
+        .values("connection_id", "sync_status")
+        .annotate(n=Count("*"))
+    ):
+        panels[row["connection_id"]].counts[row["sync_status"]] = row["n"]
+    # Queue depth: the claim and processing partial indexes hold only the queue.
+    for row in (
+        ContactSyncState.objects.filter(
+            connection_id__in=ids,
+            processing_status__in=[ProcessingStatus.QUEUED, ProcessingStatus.PROCESSING],
+        )
+        .order_by()
+        .values("connection_id")
+        .annotate(n=Count("*"))
+    ):
+        panels[row["connection_id"]].queue_depth = row["n"]
+    since = now - THROUGHPUT_WINDOW
+    recent = Q(direction=SyncRun.Direction.PUSH, finished_at__gte=since)
+    for row in (
+        SyncRun.objects.filter(connection_id__in=ids)
+        .order_by()
+        .values("connection_id")
+        .annotate(
+            last_push=Max("finished_at", filter=Q(direction=SyncRun.Direction.PUSH)),
+            last_pull=Max("finished_at", filter=Q(direction=SyncRun.Direction.PULL)),
+            done=Sum(
+                F("succeeded") + F("failed") + F("retried") + F("skipped") + F("unchanged"), filter=recent
+            ),
+            first=Min("started_at", filter=recent),
+            last=Max("finished_at", filter=recent),
+        )
+    ):
+        panel = panels[row["connection_id"]]
+        panel.last_push, panel.last_pull = row["last_push"], row["last_pull"]
+        if row["done"] and row["first"] and row["last"]:
+            panel.throughput = row["done"] / max((row["last"] - row["first"]).total_seconds(), 1.0)
+    for panel in panels.values():
+        panel.state = connection_state(connection=panel.connection, now=now)
+    return [panels[c.pk] for c in connections]
+
+
+def activity_series(*, connections, now: datetime | None = None, days: bool = False) -> list[dict]:
+    """Pushed, pulled and failed per hour over 24 hours (or per day over 30 days), from SyncRuns.
+
+    Every bucket is present (zeros included), oldest first, so the chart's axis is regular.
+    """
+    now = now or timezone.now()
+    step = timedelta(days=1) if days else timedelta(hours=1)
+    count = 30 if days else 24
+    trunc = TruncDay if days else TruncHour
+    end = now.replace(minute=0, second=0, microsecond=0)
+    if days:
+        end = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = end - step * (count - 1)
+    rows = (
+        SyncRun.objects.filter(connection__in=connections, started_at__gte=start)
+        .order_by()
+        .annotate(bucket=trunc("started_at"))
+        .values("bucket")
+        .annotate(
+            pushed=Sum("succeeded", filter=Q(direction=SyncRun.Direction.PUSH), default=0),
+            pulled=Sum("fetched", filter=Q(direction=SyncRun.Direction.PULL), default=0),
+            failed=Sum(F("failed") + F("error_count"), default=0),
+        )
+    )
+    # Aware datetimes of the same instant are equal whatever their zone: keys match the buckets.
+    by_bucket = {row["bucket"]: row for row in rows}
+    series = []
+    for index in range(count):
+        bucket = start + step * index
+        row = by_bucket.get(bucket)
+        series.append(
+            {
+                "at": bucket,
+                "label": timezone.localtime(bucket).strftime("%d %b" if days else "%H:00"),
+                "pushed": row["pushed"] if row else 0,
+                "pulled": row["pulled"] if row else 0,
+                "failed": row["failed"] if row else 0,
+            }
+        )
+    return series
+
+
+def failure_groups(*, connections, limit: int = FAILURE_GROUPS) -> list[dict]:
+    """The failed contacts grouped by CRM, category and message: biggest and latest groups first."""
+    rows = (
+        ContactSyncState.objects.filter(connection__in=connections, sync_status=SyncStatus.ERROR)
+        .order_by()
+        .values("connection_id", "connection__kind", "error_category", "error")
+        .annotate(n=Count("*"), latest=Max("last_retry_at"))
+        .order_by("-n", F("latest").desc(nulls_last=True))[:limit]
+    )
+    return [
+        {
+            "connection_id": row["connection_id"],
+            "crm": registry_display_name(row["connection__kind"]),
+            "category": row["error_category"] or "unknown",
+            "message": row["error"],
+            "count": row["n"],
+            "latest": row["latest"],
+        }
+        for row in rows
+    ]
