@@ -107,12 +107,12 @@ def contacts_retry_all(*, organization, crm: str, reset_retry_count: bool = True
     return count
 
 
-def contacts_retry_selected(*, contacts, reset_retry_count: bool, actor: Actor) -> int:
+def contacts_retry_selected(*, contacts, reset_retry_count: bool, actor: Actor, states=None) -> int:
     """Queue the failed syncs of selected contacts (admin actions), in every CRM they failed in.
 
     Without reset the retry count is kept and the retry is due now (an operator asked for
     it); with reset the count starts again from 0. One UPDATE, one audit event per
-    organization.
+    organization. `states` narrows it to some of their sync states (the sync-state admin).
     """
     from accounts.models import Organization
 
@@ -121,6 +121,8 @@ def contacts_retry_selected(*, contacts, reset_retry_count: bool, actor: Actor) 
         contact__in=contacts.order_by().values("pk"), sync_status=SyncStatus.ERROR
     )
     failed = failed.exclude(processing_status=ProcessingStatus.PROCESSING)
+    if states is not None:
+        failed = failed.filter(pk__in=states.values("pk"))
     organization_ids = list(failed.values_list("connection__organization_id", flat=True).distinct())
     values = {
         "sync_status": SyncStatus.QUEUED,
