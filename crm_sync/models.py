@@ -238,6 +238,12 @@ class SyncRun(models.Model):
         indexes = [
             models.Index(fields=["connection", "-finished_at"], name="crm_sync_run_recent"),
             models.Index(fields=["connection", "direction", "-started_at"], name="crm_sync_run_direction"),
+            # The dashboard's activity charts: an index-only scan of a month of runs.
+            models.Index(
+                fields=["connection", "started_at"],
+                name="crm_sync_run_activity",
+                include=["direction", "succeeded", "failed", "fetched", "error_count"],
+            ),
         ]
         ordering = ["-started_at", "-id"]
 
