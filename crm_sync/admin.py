@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 from django.utils.translation import ngettext
 
@@ -114,7 +115,7 @@ STATUS_ICONS = {
 def status_badge(state: ContactSyncState | None):
     """An icon in the status colour, the status in words; the error (or skip reason) as its tooltip."""
     if state is None:
-        return format_html('<span class="sync-badge sync-none" title="not selected">·</span>')
+        return mark_safe('<span class="sync-badge sync-none" title="not selected">·</span>')
     tip = state.sync_status
     if state.error:
         http = f" (HTTP {state.http_status})" if state.http_status else ""
@@ -290,7 +291,7 @@ class SyncContactAdmin(ContactAdmin):
         if contact is not None:
             states = list(contact.sync_states.select_related("connection").order_by("connection__kind"))
             extra_context["sync_states"] = [(state, status_badge(state)) for state in states]
-            extra_context["sync_timeline"] = contact_timeline(contact=contact, states=states)
+            extra_context["sync_timeline"] = contact_timeline(contact=contact)
             extra_context["push_connections"] = [
                 c for c in self._enabled_connections(request) if c.organization_id == contact.organization_id
             ]

@@ -4,7 +4,7 @@ from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
 from accounts.models import AuditEvent
-from crm_sync.models import ContactSyncState, ProcessingStatus, SyncRun, SyncStatus
+from crm_sync.models import ContactSyncEvent, ContactSyncState, ProcessingStatus, SyncRun, SyncStatus
 
 ACTIVE = [ProcessingStatus.QUEUED, ProcessingStatus.PROCESSING]
 
@@ -54,36 +54,27 @@ def retry_skip_reasons(*, contacts) -> dict[str, int]:
     return {reason: n for reason, n in reasons.items() if n}
 
 
-def contact_timeline(*, contact, states: list[ContactSyncState]) -> list[dict]:
-    """Every sync event kept for a contact, newest first: what each CRM last did with it (push,
-    failure, pull) and every sync action people or the system took on it (the audit trail)."""
-    events = []
-    for state in states:
-        crm = str(state.connection)
-        max_retries = state.connection.max_retries
-        if state.last_synced_at:
-            events.append(
-                {"at": state.last_synced_at, "crm": crm, "what": "push", "status": "Complete", "detail": ""}
-            )
-        if state.last_retry_at and state.error:
-            events.append(
-                {
-                    "at": state.last_retry_at,
-                    "crm": crm,
-                    "what": "push",
-                    "status": "Error",
-                    "http_status": state.http_status,
-                    "attempt": f"attempt {state.retry_count} of {max_retries}",
-                    "detail": f"[{state.error_category}] {state.error}",
-                }
-            )
-        if state.last_pulled_at:
-            events.append(
-                {"at": state.last_pulled_at, "crm": crm, "what": "pull", "status": "", "detail": ""}
-            )
+def contact_timeline(*, contact, limit: int = 100) -> list[dict]:
+    """The contact's sync timeline, newest first: every push outcome and pull that touched it, per
+    CRM (ContactSyncEvent), with the sync actions people took on it (its audit trail)."""
+    events = [
+        {
+            "at": event.at,
+            "crm": str(event.connection),
+            "what": event.direction,
+            "status": event.sync_status,
+            "http_status": event.http_status,
+            "attempt": f"attempt {event.attempt} of {event.max_attempts}" if event.error_category else "",
+            "detail": f"[{event.error_category}] {event.error}" if event.error_category else event.error,
+        }
+        for event in ContactSyncEvent.objects.filter(contact=contact).select_related("connection")[:limit]
+    ]
     audit = AuditEvent.objects.filter(
-        organization_id=contact.organization_id, object_type="contact", object_id=str(contact.pk)
-    ).filter(action__startswith="sync")[:50]
+        organization_id=contact.organization_id,
+        object_type="contact",
+        object_id=str(contact.pk),
+        action__startswith="sync",
+    )[:limit]
     for event in audit:
         events.append(
             {
@@ -94,7 +85,7 @@ def contact_timeline(*, contact, states: list[ContactSyncState]) -> list[dict]:
                 "detail": f"by {event.actor_label or event.actor_type}",
             }
         )
-    return sorted(events, key=lambda e: e["at"], reverse=True)
+    return sorted(events, key=lambda e: e["at"], reverse=True)[:limit]
 
 
 def connection_list_annotations() -> dict:

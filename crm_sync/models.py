@@ -391,3 +391,42 @@ class SyncConflict(models.Model):
 
     def __str__(self) -> str:
         return f"conflict {self.pk}: {self.contact_id} ↔ {self.connection_id} ({self.status})"
+
+
+class ContactSyncEvent(models.Model):
+    """One push attempt or pull that touched a contact in one CRM: the contact page's timeline.
+
+    Written set-based with the outcome it records (one INSERT per pushed batch or pulled page),
+    never read by the engine, and swept after SYNC_EVENT_RETENTION_DAYS. The contact reference is
+    not a database constraint, as on ContactSyncState (the same bulk-write reasons).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    contact = models.ForeignKey(
+        "contacts.Contact",
+        on_delete=models.CASCADE,
+        related_name="sync_events",
+        db_index=False,
+        db_constraint=False,
+    )
+    connection = models.ForeignKey(
+        "integrations.CrmConnection", on_delete=models.CASCADE, related_name="sync_events", db_index=False
+    )
+    direction = models.CharField(max_length=8, choices=SyncRun.Direction.choices)
+    sync_status = models.CharField(max_length=16, choices=SyncStatus.choices)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    error_category = models.CharField(max_length=32, blank=True, default="")
+    error = models.CharField(max_length=500, blank=True, default="")
+    attempt = models.PositiveSmallIntegerField(default=0)
+    max_attempts = models.PositiveSmallIntegerField(default=0)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["contact", "-at"], name="crm_sync_event_contact"),
+            models.Index(fields=["at"], name="crm_sync_event_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.contact_id} → {self.connection_id}: {self.sync_status}"

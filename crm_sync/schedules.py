@@ -54,6 +54,21 @@ DEFAULT_SCHEDULES = [
         "expire_seconds": 5400,
         "queue": "maintenance",
     },
+    {
+        # 43 3 * * * (https://crontab.guru/#43_3_*_*_*): deletes contact timeline rows older than
+        # SYNC_EVENT_RETENTION_DAYS, once a day at a quiet hour.
+        "name": "crm_sync: sweep sync events",
+        "task": "crm_sync.sweep_sync_events",
+        "crontab": {
+            "minute": "43",
+            "hour": "3",
+            "day_of_week": "*",
+            "day_of_month": "*",
+            "month_of_year": "*",
+        },
+        "expire_seconds": 3600,
+        "queue": "maintenance",
+    },
 ]
 
 

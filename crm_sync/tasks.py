@@ -70,6 +70,14 @@ def sweep_orphan_states() -> int:
     return states_orphaned_delete()
 
 
+@shared_task(name="crm_sync.sweep_sync_events", ignore_result=True, autoretry_for=INFRA_ERRORS, max_retries=3)
+def sweep_sync_events() -> int:
+    """Delete contact timeline rows past their retention (SYNC_EVENT_RETENTION_DAYS)."""
+    from crm_sync.services.events import sync_events_sweep
+
+    return sync_events_sweep()
+
+
 @shared_task(name="crm_sync.pull_dispatch_due", ignore_result=True, autoretry_for=INFRA_ERRORS, max_retries=3)
 def pull_dispatch_due() -> dict:
     from crm_sync.services.pull_dispatch import pulls_dispatch_due

@@ -34,3 +34,5 @@ SYNC_PULL_VALUE_MAX_CHARS = env.int("SYNC_PULL_VALUE_MAX_CHARS", default=10000)
 SYNC_PULL_TASK_MAX_SECONDS = env.float("SYNC_PULL_TASK_MAX_SECONDS", default=240.0)
 # Read the next page from the CRM while the current one is written (a second thread).
 SYNC_PULL_PREFETCH = env.bool("SYNC_PULL_PREFETCH", default=True)
+# The contact page's sync timeline (ContactSyncEvent): rows older than this many days are swept daily.
+SYNC_EVENT_RETENTION_DAYS = env.int("SYNC_EVENT_RETENTION_DAYS", default=30)

@@ -28,6 +28,7 @@ from core import jsontext
 from core.bulk import bulk_create_rows, bulk_update_rows
 from crm_sync.models import ContactSyncState, ProcessingStatus, RemoteRecord, SyncStatus
 from crm_sync.services.conflicts import conflict_record
+from crm_sync.services.events import sync_events_record
 from crm_sync.services.merge import merge_remote_fields, values_equal
 from crm_sync.services.payloads import contact_properties, payload_hash
 from integrations.connectors.base import RemoteRecord as PulledRecord
@@ -655,6 +656,9 @@ def page_apply_contacts(*, records: list[PulledRecord], ctx: PullContext) -> Pag
             "merged_into_remote_id",
             "updated_at",
         ],
+    )
+    sync_events_record(
+        states=[*new_states, *changed_states], connection=connection, direction="pull", now=ctx.now
     )
     records_store(records=records, ctx=ctx, tally=tally, contact_ids=contact_ids)
     if audit_events:

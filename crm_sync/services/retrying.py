@@ -16,7 +16,7 @@ from accounts.services import audit_record
 from core.errors import InvalidInput
 from crm_sync import connections
 from crm_sync.models import ContactSyncState, Priority, ProcessingStatus, SyncStatus
-from crm_sync.services.queueing import _audit_many, _contact_get
+from crm_sync.services.queueing import _audit_many, _contact_get, _push_now
 from crm_sync.services.retry import next_retry_time
 
 
@@ -177,6 +177,8 @@ def failure_group_retry(*, connection, category: str, message: str, actor: Actor
             count=count,
             extra={"category": category, "message": message[:300]},
         )
+        if count:
+            _push_now(connection.pk)
     return count
 
 
@@ -204,4 +206,6 @@ def connection_resume(*, connection, retry_auth_failures: bool, actor: Actor) ->
                 count=count,
                 extra={},
             )
+        if resumed or count:
+            _push_now(connection.pk)
     return resumed, count

@@ -3,6 +3,7 @@
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.test import Client
+from django.utils import timezone
 
 from crm_sync.models import ContactSyncState, SyncStatus
 from tests.contacts.factories import ContactFactory
@@ -240,9 +241,11 @@ def test_dashboard_failure_link_filters_by_exact_message(admin_client_, connecti
 
 def test_contact_page_shows_timeline_and_push_now_and_retry(admin_client_, connection, monkeypatch):
     from crm_sync.services import queueing
+    from crm_sync.services.events import sync_events_record
 
     monkeypatch.setattr(queueing, "_push_now", lambda connection_id: None)
     state = ContactSyncStateFactory(connection=connection, errored=True, http_status=400, error="Bad phone")
+    sync_events_record(states=[state], connection=connection, direction="push", now=timezone.now())
     url = f"{CHANGELIST}{state.contact.pk}/change/"
     page = admin_client_.get(url).content.decode()
     assert 'id="sync-timeline"' in page and "attempt 3 of 3" in page and "Bad phone" in page

@@ -1,0 +1,24 @@
+"""Seed the daily sweep of the contact sync timeline (crm_sync/schedules.py) without overwriting edits."""
+
+from django.db import migrations
+
+NAME = "crm_sync: sweep sync events"
+
+
+def seed(apps, schema_editor):
+    from crm_sync.schedules import schedules_seed
+
+    schedules_seed(apps=apps)
+
+
+def unseed(apps, schema_editor):
+    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=NAME).delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("crm_sync", "0009_contact_sync_event"),
+        ("django_celery_beat", "0019_alter_periodictasks_options"),
+    ]
+
+    operations = [migrations.RunPython(seed, unseed)]
