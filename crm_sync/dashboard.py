@@ -8,16 +8,28 @@ claim, processing, errors); rates and charts from the SyncRun history.
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, F, Max, Min, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
-from crm_sync.models import ContactSyncState, ProcessingStatus, SyncRun, SyncStatus, registry_display_name
+from crm_sync.models import (
+    ConnectionStatusSnapshot,
+    ContactSyncState,
+    ProcessingStatus,
+    SyncRun,
+    SyncStatus,
+    registry_display_name,
+)
 from crm_sync.selectors import THROUGHPUT_WINDOW
 from integrations.models import CrmConnection
 from integrations.ratelimit import daily_quota_status, limiter_blocked_until
 
 FAILURE_GROUPS = 10
+# Failure groups are made of each connection's latest failures only: the panel costs the same
+# at any size.
+FAILURE_WINDOW = 1000
 QUOTA_WARNING_SHARE = 0.8
 STATUS_ORDER = [
     SyncStatus.COMPLETE,
@@ -39,6 +51,7 @@ class ConnectionPanel:
     last_push: datetime | None = None
     last_pull: datetime | None = None
     state: dict = field(default_factory=dict)
+    counted_at: datetime | None = None
 
     @property
     def total(self) -> int:
@@ -132,25 +145,11 @@ def connection_panels(*, connections, now: datetime | None = None) -> list[Conne
     }
     if not ids:
         return []
-    # Statuses: the stats index (connection, sync_status) answers it.
-    for row in (
-        ContactSyncState.objects.filter(connection_id__in=ids)
-        .order_by()
-        .values("connection_id", "sync_status")
-        .annotate(n=Count("*"))
-    ):
-        panels[row["connection_id"]].counts[row["sync_status"]] = row["n"]
-    # Queue depth: the claim and processing partial indexes hold only the queue.
-    for row in (
-        ContactSyncState.objects.filter(
-            connection_id__in=ids,
-            processing_status__in=[ProcessingStatus.QUEUED, ProcessingStatus.PROCESSING],
-        )
-        .order_by()
-        .values("connection_id")
-        .annotate(n=Count("*"))
-    ):
-        panels[row["connection_id"]].queue_depth = row["n"]
+    snapshots = connection_snapshots(connection_ids=ids, now=now)
+    for connection_id, snapshot in snapshots.items():
+        panels[connection_id].counts = dict(snapshot.counts)
+        panels[connection_id].queue_depth = snapshot.queue_depth
+        panels[connection_id].counted_at = snapshot.computed_at
     # Runs: the last push and pull by index lookups, throughput from the last 15 minutes only, so
     # the query never reads the whole run history.
     since = now - THROUGHPUT_WINDOW
@@ -185,61 +184,190 @@ def connection_panels(*, connections, now: datetime | None = None) -> list[Conne
     return [panels[c.pk] for c in connections]
 
 
-def activity_series(*, connections, now: datetime | None = None, days: bool = False) -> list[dict]:
-    """Pushed, pulled and failed per hour over 24 hours (or per day over 30 days), from SyncRuns.
+def _count(*, connection_ids: list) -> dict:
+    """{connection id: (counts by status, queue depth)}: two aggregate queries over the states.
 
-    Every bucket is present (zeros included), oldest first, so the chart's axis is regular.
+    Statuses come from the stats index (connection, sync_status); the queue from the claim and
+    processing partial indexes, which hold only the queue.
     """
-    now = now or timezone.now()
-    step = timedelta(days=1) if days else timedelta(hours=1)
-    count = 30 if days else 24
-    trunc = TruncDay if days else TruncHour
-    end = now.replace(minute=0, second=0, microsecond=0)
-    if days:
-        end = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    start = end - step * (count - 1)
-    rows = (
-        SyncRun.objects.filter(connection__in=connections, started_at__gte=start)
+    counted = {pk: ({}, 0) for pk in connection_ids}
+    for row in (
+        ContactSyncState.objects.filter(connection_id__in=connection_ids)
         .order_by()
+        .values("connection_id", "sync_status")
+        .annotate(n=Count("*"))
+    ):
+        counted[row["connection_id"]][0][row["sync_status"]] = row["n"]
+    for row in (
+        ContactSyncState.objects.filter(
+            connection_id__in=connection_ids,
+            processing_status__in=[ProcessingStatus.QUEUED, ProcessingStatus.PROCESSING],
+        )
+        .order_by()
+        .values("connection_id")
+        .annotate(n=Count("*"))
+    ):
+        counted[row["connection_id"]] = (counted[row["connection_id"]][0], row["n"])
+    return counted
+
+
+def connection_snapshots_refresh(*, connection_ids: list, now: datetime | None = None) -> dict:
+    """Count again and store the snapshots of these connections; return them by connection id."""
+    now = now or timezone.now()
+    snapshots = {}
+    for pk, (counts, depth) in _count(connection_ids=connection_ids).items():
+        snapshots[pk], _ = ConnectionStatusSnapshot.objects.update_or_create(
+            connection_id=pk, defaults={"counts": counts, "queue_depth": depth, "computed_at": now}
+        )
+    return snapshots
+
+
+def connection_snapshots(*, connection_ids: list, now: datetime) -> dict:
+    """The connections' snapshots, counted again (and stored) for those missing or too old."""
+    fresh_after = now - timedelta(seconds=settings.DASHBOARD_SNAPSHOT_MAX_AGE_SECONDS)
+    snapshots = {
+        s.connection_id: s
+        for s in ConnectionStatusSnapshot.objects.filter(
+            connection_id__in=connection_ids, computed_at__gte=fresh_after
+        )
+    }
+    stale = [pk for pk in connection_ids if pk not in snapshots]
+    if stale:
+        snapshots |= connection_snapshots_refresh(connection_ids=stale, now=now)
+    return snapshots
+
+
+SERIES_KEYS = ("pushed", "pulled", "failed")
+CLOSED_DAY_CACHE_SECONDS = 2 * 24 * 3600
+
+
+def _activity_rows(
+    *, connection_ids: list, start: datetime, end: datetime | None, trunc, per_connection: bool
+):
+    runs = SyncRun.objects.filter(connection_id__in=connection_ids, started_at__gte=start)
+    if end is not None:
+        runs = runs.filter(started_at__lt=end)
+    group = ["bucket", "connection_id"] if per_connection else ["bucket"]
+    return (
+        runs.order_by()
         .annotate(bucket=trunc("started_at"))
-        .values("bucket")
+        .values(*group)
         .annotate(
             pushed=Sum("succeeded", filter=Q(direction=SyncRun.Direction.PUSH), default=0),
             pulled=Sum("fetched", filter=Q(direction=SyncRun.Direction.PULL), default=0),
             failed=Sum(F("failed") + F("error_count"), default=0),
         )
     )
+
+
+def _closed_days(*, connection_ids: list, start: datetime, today: datetime) -> dict:
+    """{day: {pushed, pulled, failed}} of the days before today. A finished day's runs no longer
+    change, so each (connection, day) is counted once and kept in the cache."""
+    keys = {
+        (
+            pk,
+            start + timedelta(days=n),
+        ): f"crm_sync:dashboard:day:{pk}:{(start + timedelta(days=n)).isoformat()}"
+        for pk in connection_ids
+        for n in range((today - start).days)
+    }
+    cached = cache.get_many(list(keys.values()))
+    missing = [
+        pk for pk in connection_ids if any(keys[(pk, day)] not in cached for (c, day) in keys if c == pk)
+    ]
+    if missing:
+        found = {
+            (row["connection_id"], row["bucket"]): {k: row[k] for k in SERIES_KEYS}
+            for row in _activity_rows(
+                connection_ids=missing, start=start, end=today, trunc=TruncDay, per_connection=True
+            )
+        }
+        fresh = {
+            keys[(pk, day)]: found.get((pk, day), dict.fromkeys(SERIES_KEYS, 0))
+            for (pk, day) in keys
+            if pk in missing
+        }
+        cache.set_many(fresh, CLOSED_DAY_CACHE_SECONDS)
+        cached |= fresh
+    totals: dict = {}
+    for (_, day), key in keys.items():
+        values = cached.get(key) or {}
+        bucket = totals.setdefault(day, dict.fromkeys(SERIES_KEYS, 0))
+        for k in SERIES_KEYS:
+            bucket[k] += values.get(k, 0)
+    return totals
+
+
+def activity_series(*, connections, now: datetime | None = None, days: bool = False) -> list[dict]:
+    """Pushed, pulled and failed per hour over 24 hours (or per day over 30 days), from SyncRuns.
+
+    Every bucket is present (zeros included), oldest first, so the chart's axis is regular.
+    Per day, only today is read from the runs; the finished days come from the cache.
+    """
+    now = now or timezone.now()
+    ids = [c.pk for c in connections]
+    step = timedelta(days=1) if days else timedelta(hours=1)
+    count = 30 if days else 24
+    if days:
+        end = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    else:
+        end = now.replace(minute=0, second=0, microsecond=0)
+    start = end - step * (count - 1)
     # Aware datetimes of the same instant are equal whatever their zone: keys match the buckets.
-    by_bucket = {row["bucket"]: row for row in rows}
+    if days:
+        by_bucket = _closed_days(connection_ids=ids, start=start, today=end)
+        live_start = end
+    else:
+        by_bucket, live_start = {}, start
+    for row in _activity_rows(
+        connection_ids=ids,
+        start=live_start,
+        end=None,
+        trunc=TruncDay if days else TruncHour,
+        per_connection=False,
+    ):
+        by_bucket[row["bucket"]] = {k: row[k] for k in SERIES_KEYS}
     series = []
     for index in range(count):
         bucket = start + step * index
-        row = by_bucket.get(bucket)
+        row = by_bucket.get(bucket) or {}
         series.append(
             {
                 "at": bucket,
                 "label": timezone.localtime(bucket).strftime("%d %b" if days else "%H:00"),
-                "pushed": row["pushed"] if row else 0,
-                "pulled": row["pulled"] if row else 0,
-                "failed": row["failed"] if row else 0,
+                **{k: row.get(k, 0) for k in SERIES_KEYS},
             }
         )
     return series
 
 
-def failure_groups(*, connections, limit: int = FAILURE_GROUPS) -> list[dict]:
-    """The failed contacts grouped by CRM, category and message: biggest and latest groups first."""
+def failure_groups(*, connections, limit: int = FAILURE_GROUPS, window: int = FAILURE_WINDOW) -> list[dict]:
+    """The latest failures (the `window` most recent of each connection) grouped by CRM, category
+    and message: biggest groups first. Counts are within that window; a group's link lists all."""
+    connections = list(connections)
+    if not connections:
+        return []
+    kinds = {c.pk: c.kind for c in connections}
+    # Each connection's newest failures by the errors index (connection, -last_retry_at): one
+    # UNION ALL, since an IN list over connections would sort every failure first.
+    parts = [
+        ContactSyncState.objects.filter(connection_id=pk, sync_status=SyncStatus.ERROR)
+        .order_by("-last_retry_at")
+        .values_list("pk", flat=True)[:window]
+        for pk in kinds
+    ]
+    latest = list(parts[0].union(*parts[1:], all=True)) if len(parts) > 1 else list(parts[0])
     rows = (
-        ContactSyncState.objects.filter(connection__in=connections, sync_status=SyncStatus.ERROR)
+        ContactSyncState.objects.filter(pk__in=latest)
         .order_by()
-        .values("connection_id", "connection__kind", "error_category", "error")
+        .values("connection_id", "error_category", "error")
         .annotate(n=Count("*"), latest=Max("last_retry_at"))
         .order_by("-n", F("latest").desc(nulls_last=True))[:limit]
     )
     return [
         {
             "connection_id": row["connection_id"],
-            "crm": registry_display_name(row["connection__kind"]),
+            "crm": registry_display_name(kinds[row["connection_id"]]),
             "category": row["error_category"] or "unknown",
             "message": row["error"],
             "count": row["n"],

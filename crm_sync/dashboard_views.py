@@ -13,7 +13,13 @@ from django.views.decorators.http import require_POST
 
 from accounts.actors import Actor
 from crm_sync import charts
-from crm_sync.dashboard import STATUS_ORDER, activity_series, connection_panels, failure_groups
+from crm_sync.dashboard import (
+    FAILURE_WINDOW,
+    STATUS_ORDER,
+    activity_series,
+    connection_panels,
+    failure_groups,
+)
 from crm_sync.selectors import seconds_phrase
 from crm_sync.services.retrying import failure_group_retry
 from integrations.models import CrmConnection
@@ -76,6 +82,7 @@ def dashboard(request):
             "hourly_totals": _totals(hourly),
             "daily_totals": _totals(daily),
             "failure_groups": groups,
+            "failure_window": FAILURE_WINDOW,
         },
     )
 

@@ -430,3 +430,25 @@ class ContactSyncEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.direction} {self.contact_id} → {self.connection_id}: {self.sync_status}"
+
+
+class ConnectionStatusSnapshot(models.Model):
+    """A connection's contacts by sync status and its queue depth, as last counted.
+
+    Counting a million states takes seconds, so the dashboard reads this row (refreshed every
+    minute by crm_sync.dashboard_snapshot_refresh, or by the page itself when it is older than
+    DASHBOARD_SNAPSHOT_MAX_AGE_SECONDS) and says how old its counts are.
+    """
+
+    connection = models.OneToOneField(
+        "integrations.CrmConnection",
+        on_delete=models.CASCADE,
+        related_name="status_snapshot",
+        primary_key=True,
+    )
+    counts = models.JSONField(default=dict)
+    queue_depth = models.PositiveIntegerField(default=0)
+    computed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.connection_id} @ {self.computed_at:%H:%M:%S}"

@@ -55,6 +55,15 @@ DEFAULT_SCHEDULES = [
         "queue": "maintenance",
     },
     {
+        # Every 60 s: counts each connection's contacts by status for the dashboard, which then
+        # renders from the snapshot instead of counting a million rows per page view.
+        "name": "crm_sync: dashboard snapshot",
+        "task": "crm_sync.dashboard_snapshot_refresh",
+        "interval_seconds": 60,
+        "expire_seconds": 90,
+        "queue": "maintenance",
+    },
+    {
         # 43 3 * * * (https://crontab.guru/#43_3_*_*_*): deletes contact timeline rows older than
         # SYNC_EVENT_RETENTION_DAYS, once a day at a quiet hour.
         "name": "crm_sync: sweep sync events",

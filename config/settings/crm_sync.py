@@ -36,3 +36,6 @@ SYNC_PULL_TASK_MAX_SECONDS = env.float("SYNC_PULL_TASK_MAX_SECONDS", default=240
 SYNC_PULL_PREFETCH = env.bool("SYNC_PULL_PREFETCH", default=True)
 # The contact page's sync timeline (ContactSyncEvent): rows older than this many days are swept daily.
 SYNC_EVENT_RETENTION_DAYS = env.int("SYNC_EVENT_RETENTION_DAYS", default=30)
+# The dashboard's per-connection counts are read from a snapshot refreshed every minute; a page
+# finding one older than this counts again itself.
+DASHBOARD_SNAPSHOT_MAX_AGE_SECONDS = env.int("DASHBOARD_SNAPSHOT_MAX_AGE_SECONDS", default=180)

@@ -64,8 +64,51 @@ def test_panels_take_one_query_each_whatever_the_connections(org, scripted, djan
     connections = [CrmConnectionFactory(organization=org, kind="scripted", name=f"c{i}") for i in range(3)]
     for connection in connections:
         _populate(connection)
-    with django_assert_num_queries(3):
+    connection_panels(connections=connections)  # counts, and stores the snapshots
+    # then: the snapshots and the runs, whatever the number of connections and contacts
+    with django_assert_num_queries(2):
         connection_panels(connections=connections)
+
+
+def test_panels_read_a_fresh_snapshot_and_count_again_when_it_is_old(connection, settings):
+    from crm_sync.models import ConnectionStatusSnapshot
+
+    settings.DASHBOARD_SNAPSHOT_MAX_AGE_SECONDS = 180
+    ContactSyncStateFactory(connection=connection, complete=True)
+    now = timezone.now()
+    (panel,) = connection_panels(connections=[connection], now=now)
+    assert panel.counts == {SyncStatus.COMPLETE: 1} and panel.counted_at == now
+    ContactSyncStateFactory(connection=connection, queued=True)
+    (panel,) = connection_panels(connections=[connection], now=now + timedelta(seconds=60))
+    assert panel.counts == {SyncStatus.COMPLETE: 1}  # the snapshot, as the page says ("counted … ago")
+    ConnectionStatusSnapshot.objects.filter(connection=connection).update(
+        computed_at=now - timedelta(minutes=5)
+    )
+    (panel,) = connection_panels(connections=[connection], now=now)
+    assert panel.counts == {SyncStatus.COMPLETE: 1, SyncStatus.QUEUED: 1} and panel.queue_depth == 1
+
+
+def test_the_snapshot_task_counts_every_connection(connection):
+    from crm_sync.models import ConnectionStatusSnapshot
+    from crm_sync.tasks import dashboard_snapshot_refresh
+
+    ContactSyncStateFactory(connection=connection, errored=True)
+    assert dashboard_snapshot_refresh() == 1
+    snapshot = ConnectionStatusSnapshot.objects.get(connection=connection)
+    assert snapshot.counts == {SyncStatus.ERROR: 1} and snapshot.queue_depth == 0
+
+
+def test_failure_groups_are_made_of_the_latest_failures(connection):
+    now = timezone.now()
+    for minutes in (1, 2):
+        ContactSyncStateFactory(
+            connection=connection, errored=True, error="new", last_retry_at=now - timedelta(minutes=minutes)
+        )
+    ContactSyncStateFactory(
+        connection=connection, errored=True, error="old", last_retry_at=now - timedelta(days=1)
+    )
+    groups = failure_groups(connections=[connection], window=2)
+    assert [(g["message"], g["count"]) for g in groups] == [("new", 2)]
 
 
 def test_state_in_plain_words(connection):

@@ -1,8 +1,9 @@
-"""Seed the daily sweep of the contact sync timeline (crm_sync/schedules.py) without overwriting edits."""
+"""Seed the daily sweep of the contact sync timeline and the dashboard snapshot refresh
+(crm_sync/schedules.py) without overwriting edits."""
 
 from django.db import migrations
 
-NAME = "crm_sync: sweep sync events"
+NAMES = ["crm_sync: sweep sync events", "crm_sync: dashboard snapshot"]
 
 
 def seed(apps, schema_editor):
@@ -12,12 +13,12 @@ def seed(apps, schema_editor):
 
 
 def unseed(apps, schema_editor):
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=NAME).delete()
+    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name__in=NAMES).delete()
 
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("crm_sync", "0009_contact_sync_event"),
+        ("crm_sync", "0010_connection_status_snapshot"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
