@@ -118,7 +118,8 @@ def fill_runs(connection_id: int) -> None:
                    0, 0, 0, 0, 0, false,
                    CASE WHEN g %% 5 = 0 THEN 40 ELSE 0 END, 0, 0, 0, 0,
                    0, 1, 1, 0, '', '', 1, 1, 500, 5, 520, '[]'::jsonb,
-                   now() - (g || ' minutes')::interval, now() - (g || ' minutes')::interval + interval '1 second'
+                   now() - (g || ' minutes')::interval,
+                   now() - (g || ' minutes')::interval + interval '1 second'
             FROM generate_series(1, 30 * 24 * 60) AS g
             """,
             [connection_id],
