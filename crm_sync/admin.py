@@ -112,10 +112,13 @@ STATUS_ICONS = {
 }
 
 
-def status_badge(state: ContactSyncState | None):
-    """An icon in the status colour, the status in words; the error (or skip reason) as its tooltip."""
+def status_badge(state: ContactSyncState | None, *, compact: bool = False):
+    """An icon in the status colour and the status in words (only the icon when compact); the
+    error (or skip reason) as its tooltip."""
     if state is None:
-        return mark_safe('<span class="sync-badge sync-none" title="not selected">·</span>')
+        return mark_safe(
+            '<span class="sync-badge sync-none" title="not selected" aria-label="not selected">·</span>'
+        )
     tip = state.sync_status
     if state.error:
         http = f" (HTTP {state.http_status})" if state.http_status else ""
@@ -123,11 +126,12 @@ def status_badge(state: ContactSyncState | None):
     elif state.skip_reason:
         tip = f"{state.sync_status}: {state.skip_reason}"
     return format_html(
-        '<span class="sync-badge" style="color:{};white-space:nowrap" title="{}">{} {}</span>',
+        '<span class="sync-badge" style="color:{};white-space:nowrap" title="{}" aria-label="{}">{}{}</span>',
         STATUS_COLOURS.get(state.sync_status, "inherit"),
         tip,
+        tip,
         STATUS_ICONS.get(state.sync_status, ""),
-        state.sync_status,
+        "" if compact else f" {state.sync_status}",
     )
 
 
@@ -202,10 +206,10 @@ def _report(model_admin, request, *, done: str, count: int, skipped: dict, failu
 def _connection_column(connection: CrmConnection):
     """A narrow list column for one connection: the badge of the contact's state there."""
 
-    @admin.display(description=registry_display_name(connection.kind)[:12])
+    @admin.display(description=registry_display_name(connection.kind).split(" ")[0])
     def column(obj: Contact):
         state = next((s for s in obj.sync_states.all() if s.connection_id == connection.pk), None)
-        return status_badge(state)
+        return status_badge(state, compact=True)
 
     column.__name__ = f"crm_{connection.pk}"
     return column
@@ -229,12 +233,16 @@ class SyncContactAdmin(ContactAdmin):
             request._sync_connections = list(queryset)
         return request._sync_connections
 
+    class Media:
+        css = {"all": ["crm_sync/admin.css"]}
+
     def get_list_display(self, request):
-        """One narrow column per enabled connection, so statuses line up across rows."""
-        return [
-            *super().get_list_display(request),
-            *map(_connection_column, self._enabled_connections(request)),
-        ]
+        """One narrow column per enabled connection, so statuses line up across rows at 1280 px;
+        the contact's own columns narrowed to what tells contacts apart (the rest are filters)."""
+        columns = [*map(_connection_column, self._enabled_connections(request))]
+        if not columns:
+            return super().get_list_display(request)
+        return ["email", "full_name", *columns]
 
     def get_urls(self):
         extra = [
@@ -292,9 +300,12 @@ class SyncContactAdmin(ContactAdmin):
             states = list(contact.sync_states.select_related("connection").order_by("connection__kind"))
             extra_context["sync_states"] = [(state, status_badge(state)) for state in states]
             extra_context["sync_timeline"] = contact_timeline(contact=contact)
-            extra_context["push_connections"] = [
+            selected = {state.connection_id for state in states}
+            connections_ = [
                 c for c in self._enabled_connections(request) if c.organization_id == contact.organization_id
             ]
+            extra_context["push_connections"] = connections_
+            extra_context["unselected_connections"] = [c for c in connections_ if c.pk not in selected]
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.action(description="Queue for sync…")

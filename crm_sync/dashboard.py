@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection as db_connection
 from django.db.models import Count, F, Max, Min, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
@@ -356,7 +357,10 @@ def failure_groups(*, connections, limit: int = FAILURE_GROUPS, window: int = FA
         .values_list("pk", flat=True)[:window]
         for pk in kinds
     ]
-    latest = list(parts[0].union(*parts[1:], all=True)) if len(parts) > 1 else list(parts[0])
+    if len(parts) > 1 and db_connection.features.supports_slicing_ordering_in_compound:
+        latest = list(parts[0].union(*parts[1:], all=True))
+    else:  # SQLite: no LIMIT inside a compound statement, one query per connection
+        latest = [pk for part in parts for pk in part]
     rows = (
         ContactSyncState.objects.filter(pk__in=latest)
         .order_by()

@@ -61,9 +61,9 @@ def page(chromium_path, artefacts, monkeypatch):
 def screenshot(page, artefacts):
     """Save a full-page screenshot as a test artefact (and under docs/images/ when asked)."""
 
-    def take(name: str, *, docs: bool = False) -> Path:
+    def take(name: str, *, docs: bool = False, full_page: bool = True) -> Path:
         path = artefacts / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        page.screenshot(path=str(path), full_page=full_page)
         if docs and os.environ.get("DOCS_SCREENSHOTS") == "1":
             target = ROOT / "docs" / "images" / f"{name}.png"
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -173,13 +173,15 @@ def test_failure_groups_group_by_crm_category_and_message(connection):
     ]
 
 
-def test_dashboard_page_shows_numbers_and_svg(superuser_client, connection):
+def test_dashboard_page_shows_numbers_and_svg(superuser_client, connection, org, scripted):
     _populate(connection)
+    other = CrmConnectionFactory(organization=org, kind="scripted", name="second")
+    ContactSyncStateFactory(connection=other, errored=True, error="second failure")
     page = superuser_client.get(DASHBOARD).content.decode()
     assert "<svg" in page and "Healthy" in page
     assert re.search(r'class="total">6<', page)
     assert "75.0%" in page
-    assert "Retry this group" in page
+    assert "Retry this group" in page and "second failure" in page
     assert "cdn" not in page.lower() and '<script src="http' not in page
 
 
