@@ -3,12 +3,20 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from core.views import api_not_found, healthz
+from core.views import api_not_found, healthz, landing
+from crm_sync import dashboard_views
 from crm_sync.metrics import metrics_view
 
 urlpatterns = [
+    path("", landing, name="landing"),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),
+    path("admin/dashboard/", admin.site.admin_view(dashboard_views.dashboard), name="sync-dashboard"),
+    path(
+        "admin/dashboard/retry-group/",
+        admin.site.admin_view(dashboard_views.retry_group),
+        name="sync-dashboard-retry",
+    ),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file, so the CSP needs no inline script.

@@ -61,3 +61,10 @@ def error_500(request):
 def api_not_found(request, *args, **kwargs):
     """Every /api/ path no route takes: the JSON 404 body, in DEBUG too (Django's page is HTML)."""
     return JsonResponse(error_body("Not found.", "not_found", {"path": request.path[:200]}), status=404)
+
+
+def landing(request):
+    """`/`: where to go from here (the admin, the API docs, health), instead of a 404."""
+    from django.template.response import TemplateResponse
+
+    return TemplateResponse(request, "landing.html", {})

@@ -462,7 +462,7 @@ class CacheClearInput(serializers.Serializer):
 
 
 class CacheClearApi(DataApi):
-    """Remove a source's pulled records (or all of them), never local contacts; its next pull starts afresh."""
+    """Remove a source's pulled records (or all), never local contacts; its next pull starts afresh."""
 
     @extend_schema(
         summary="Clear pulled records (one source, or all)",

@@ -4,6 +4,7 @@ The ContactSyncState table is the push queue (STYLE §4.4): workers claim due ro
 conditional UPDATE, so the broker only carries nudges and a lost message loses nothing.
 """
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
@@ -34,6 +35,16 @@ def record_search_text(object_type: str, values: dict, email: str = "") -> str:
     return search_text_of(
         *name, *_scalars(values, RECORD_STAGE_KEYS)[:1], *_scalars(values, RECORD_ADDRESS_KEYS)
     )
+
+
+def registry_display_name(kind: str) -> str:
+    """The CRM's name as people know it ("HubSpot"), the kind itself for an unknown one."""
+    from integrations import registry
+
+    try:
+        return registry.get_connector_class(kind).display_name
+    except registry.UnknownCrm:  # a row of a kind no longer registered still prints
+        return kind
 
 
 class SyncStatus(models.TextChoices):
@@ -98,6 +109,9 @@ class ContactSyncState(models.Model):
     remote_id = models.CharField(max_length=255, blank=True, default="", db_default="")
     error = models.TextField(blank=True, default="", db_default="")
     error_category = models.CharField(max_length=32, blank=True, default="", db_default="")
+    # The CRM's HTTP status of the last failed answer (null: none, or no HTTP answer at all, as
+    # a timeout); written by the push write-back with the error, cleared with it on success.
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name="HTTP status")
     skip_reason = models.CharField(max_length=255, blank=True, default="", db_default="")
     retry_count = models.PositiveIntegerField(default=0, db_default=0)
     next_retry_at = models.DateTimeField(null=True, blank=True)
@@ -166,7 +180,14 @@ class ContactSyncState(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.contact_id} → {self.connection_id}: {self.sync_status}"
+        # Admin titles and links read "ada@example.com → HubSpot: Error" (select_related avoids a
+        # query per row wherever a list shows it).
+        try:
+            contact = self.contact.email or str(self.contact_id)
+        except ObjectDoesNotExist:  # an orphan (the contact reference is no constraint)
+            contact = str(self.contact_id)
+        crm = registry_display_name(self.connection.kind) if self.connection_id else "?"
+        return f"{contact} → {crm}: {self.sync_status}"
 
 
 class SyncRun(models.Model):
@@ -244,11 +265,17 @@ class SyncRun(models.Model):
         indexes = [
             models.Index(fields=["connection", "-finished_at"], name="crm_sync_run_recent"),
             models.Index(fields=["connection", "direction", "-started_at"], name="crm_sync_run_direction"),
+            # The dashboard's activity charts: an index-only scan of a month of runs.
+            models.Index(
+                fields=["connection", "started_at"],
+                name="crm_sync_run_activity",
+                include=["direction", "succeeded", "failed", "fetched", "error_count"],
+            ),
         ]
         ordering = ["-started_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.direction} {self.connection_id} @ {self.started_at:%Y-%m-%d %H:%M:%S}: {self.outcome}"
+        return f"{self.direction} {self.connection} @ {self.started_at:%Y-%m-%d %H:%M:%S}: {self.outcome}"
 
     @property
     def processed(self) -> int:
@@ -531,3 +558,64 @@ class CrmData(RemoteRecord):
         proxy = True
         verbose_name = "CRM data"
         verbose_name_plural = "CRM data"
+
+
+class ContactSyncEvent(models.Model):
+    """One push attempt or pull that touched a contact in one CRM: the contact page's timeline.
+
+    Written set-based with the outcome it records (one INSERT per pushed batch or pulled page),
+    never read by the engine, and swept after SYNC_EVENT_RETENTION_DAYS. The contact reference is
+    not a database constraint, as on ContactSyncState (the same bulk-write reasons).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    contact = models.ForeignKey(
+        "contacts.Contact",
+        on_delete=models.CASCADE,
+        related_name="sync_events",
+        db_index=False,
+        db_constraint=False,
+    )
+    connection = models.ForeignKey(
+        "integrations.CrmConnection", on_delete=models.CASCADE, related_name="sync_events", db_index=False
+    )
+    direction = models.CharField(max_length=8, choices=SyncRun.Direction.choices)
+    sync_status = models.CharField(max_length=16, choices=SyncStatus.choices)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    error_category = models.CharField(max_length=32, blank=True, default="")
+    error = models.CharField(max_length=500, blank=True, default="")
+    attempt = models.PositiveSmallIntegerField(default=0)
+    max_attempts = models.PositiveSmallIntegerField(default=0)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["contact", "-at"], name="crm_sync_event_contact"),
+            models.Index(fields=["at"], name="crm_sync_event_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.contact_id} → {self.connection_id}: {self.sync_status}"
+
+
+class ConnectionStatusSnapshot(models.Model):
+    """A connection's contacts by sync status and its queue depth, as last counted.
+
+    Counting a million states takes seconds, so the dashboard reads this row (refreshed every
+    minute by crm_sync.dashboard_snapshot_refresh, or by the page itself when it is older than
+    DASHBOARD_SNAPSHOT_MAX_AGE_SECONDS) and says how old its counts are.
+    """
+
+    connection = models.OneToOneField(
+        "integrations.CrmConnection",
+        on_delete=models.CASCADE,
+        related_name="status_snapshot",
+        primary_key=True,
+    )
+    counts = models.JSONField(default=dict)
+    queue_depth = models.PositiveIntegerField(default=0)
+    computed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.connection_id} @ {self.computed_at:%H:%M:%S}"

@@ -84,12 +84,36 @@ DEFAULT_SCHEDULES = [
         "queue": "maintenance",
     },
     {
+        # Every 60 s: counts each connection's contacts by status for the dashboard, which then
+        # renders from the snapshot instead of counting a million rows per page view.
+        "name": "crm_sync: dashboard snapshot",
+        "task": "crm_sync.dashboard_snapshot_refresh",
+        "interval_seconds": 60,
+        "expire_seconds": 90,
+        "queue": "maintenance",
+    },
+    {
         # Every 10 s: sends webhook deliveries whose retry time has come (new events nudge it
         # at once; this catches retries, resumed subscriptions and lost nudges).
         "name": "webhooks: deliver due",
         "task": "webhooks.deliver_due",
         "interval_seconds": 10,
         "expire_seconds": 15,
+        "queue": "maintenance",
+    },
+    {
+        # 43 3 * * * (https://crontab.guru/#43_3_*_*_*): deletes contact timeline rows older than
+        # SYNC_EVENT_RETENTION_DAYS, once a day at a quiet hour.
+        "name": "crm_sync: sweep sync events",
+        "task": "crm_sync.sweep_sync_events",
+        "crontab": {
+            "minute": "43",
+            "hour": "3",
+            "day_of_week": "*",
+            "day_of_month": "*",
+            "month_of_year": "*",
+        },
+        "expire_seconds": 3600,
         "queue": "maintenance",
     },
 ]

@@ -96,6 +96,26 @@ def sweep_orphan_states() -> int:
     return states_orphaned_delete()
 
 
+@shared_task(
+    name="crm_sync.dashboard_snapshot_refresh", ignore_result=True, autoretry_for=INFRA_ERRORS, max_retries=1
+)
+def dashboard_snapshot_refresh() -> int:
+    """Count every connection's contacts by status for the dashboard (seconds at a million rows)."""
+    from crm_sync.dashboard import connection_snapshots_refresh
+    from integrations.models import CrmConnection
+
+    ids = list(CrmConnection.objects.values_list("pk", flat=True))
+    return len(connection_snapshots_refresh(connection_ids=ids))
+
+
+@shared_task(name="crm_sync.sweep_sync_events", ignore_result=True, autoretry_for=INFRA_ERRORS, max_retries=3)
+def sweep_sync_events() -> int:
+    """Delete contact timeline rows past their retention (SYNC_EVENT_RETENTION_DAYS)."""
+    from crm_sync.services.events import sync_events_sweep
+
+    return sync_events_sweep()
+
+
 @shared_task(name="crm_sync.pull_dispatch_due", ignore_result=True, autoretry_for=INFRA_ERRORS, max_retries=3)
 def pull_dispatch_due() -> dict:
     from crm_sync.services.pull_dispatch import pulls_dispatch_due

@@ -53,3 +53,9 @@ EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="crm-sync-hub@localhost")
 # Seconds an alert webhook may take to answer (connect, read).
 ALERT_WEBHOOK_TIMEOUT_SECONDS = env.float("ALERT_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+
+# The contact page's sync timeline (ContactSyncEvent): rows older than this many days are swept daily.
+SYNC_EVENT_RETENTION_DAYS = env.int("SYNC_EVENT_RETENTION_DAYS", default=30)
+# The dashboard's per-connection counts are read from a snapshot refreshed every minute; a page
+# finding one older than this counts again itself.
+DASHBOARD_SNAPSHOT_MAX_AGE_SECONDS = env.int("DASHBOARD_SNAPSHOT_MAX_AGE_SECONDS", default=180)

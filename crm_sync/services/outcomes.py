@@ -20,6 +20,7 @@ WRITTEN_FIELDS = [
     "remote_id",
     "error",
     "error_category",
+    "http_status",
     "skip_reason",
     "retry_count",
     "next_retry_at",
@@ -72,6 +73,7 @@ def state_mark_complete(
         state.remote_id = str(remote_id)[:255]
     state.error = ""
     state.error_category = ""
+    state.http_status = None
     state.skip_reason = ""
     state.retry_count = 0
     state.next_retry_at = None
@@ -88,6 +90,7 @@ def state_mark_skipped(state: ContactSyncState, *, now: datetime, reason: str) -
     state.skip_reason = reason[:255]
     state.error = ""
     state.error_category = ""
+    state.http_status = None
     state.next_retry_at = None
     state.due_at = None
     _unclaim(state, now)
@@ -113,6 +116,7 @@ def state_mark_failed(
     """Record a failed attempt. Return True when another attempt is scheduled."""
     state.error = (error.message or str(error))[:4000]
     state.error_category = error.category
+    state.http_status = error.status if error.status and 100 <= error.status <= 599 else None
     state.last_retry_at = now
     state.sync_status = SyncStatus.ERROR
     state.priority = Priority.NORMAL

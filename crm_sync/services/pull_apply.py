@@ -35,6 +35,7 @@ from crm_sync.models import (
 )
 from crm_sync.outcome_signals import conflicts_opened, send_on_commit
 from crm_sync.services.conflicts import conflict_record
+from crm_sync.services.events import sync_events_record
 from crm_sync.services.merge import merge_remote_fields, values_equal
 from crm_sync.services.payloads import contact_properties, payload_hash
 from crm_sync.services.records import RECORD_ENTITIES, records_merge_pending
@@ -676,6 +677,9 @@ def page_apply_contacts(*, records: list[PulledRecord], ctx: PullContext) -> Pag
             "merged_into_remote_id",
             "updated_at",
         ],
+    )
+    sync_events_record(
+        states=[*new_states, *changed_states], connection=connection, direction="pull", now=ctx.now
     )
     records_store(records=records, ctx=ctx, tally=tally, contact_ids=contact_ids)
     if audit_events:

@@ -27,6 +27,7 @@ from crm_sync import connections
 from crm_sync.models import ContactSyncState, ProcessingStatus, SyncRun
 from crm_sync.outcome_signals import contacts_pushed, send_on_commit
 from crm_sync.queue import claim_states, release_claimed
+from crm_sync.services.events import sync_events_record
 from crm_sync.services.outcomes import (
     EXCHANGE_FIELDS,
     LOADED_FIELDS,
@@ -95,7 +96,7 @@ def _apply_failure(state, *, error: CrmError, now: datetime, connection, tally: 
 
 
 def _write_back(*, states: list[ContactSyncState], token: str, now: datetime) -> int:
-    """Write outcomes for the rows this worker still owns; return how many were written.
+    """Write outcomes for the rows this worker still owns; return them ({pk: (requeue_requested,)}).
 
     A row re-queued by the reaper (this worker was presumed dead) is no longer ours and
     keeps whatever happened since. A row edited meanwhile (requeue_requested) is queued
@@ -122,7 +123,7 @@ def _write_back(*, states: list[ContactSyncState], token: str, now: datetime) ->
         for state in requeued:
             state_apply_requeue(state, now=now)
         bulk_update_rows(ContactSyncState, requeued, REQUEUE_FIELDS)
-    return len(owned)
+    return owned
 
 
 def push_batch_process(
@@ -257,8 +258,15 @@ def _push_claimed(
     else:
         t_http = time.perf_counter()
 
-    written = _write_back(states=states, token=token, now=timezone.now())
-    tally.released = len(states) - written
+    written_at = timezone.now()
+    owned = _write_back(states=states, token=token, now=written_at)
+    tally.released = len(states) - len(owned)
+    sync_events_record(
+        states=[state for state in states if state.pk in owned],
+        connection=connection,
+        direction="push",
+        now=written_at,
+    )
     _announce(connection=connection, states=payload_states)
     t_write = time.perf_counter()
     tally.timings = {

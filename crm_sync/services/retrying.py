@@ -16,7 +16,7 @@ from accounts.services import audit_record
 from core.errors import InvalidInput
 from crm_sync import connections
 from crm_sync.models import ContactSyncState, Priority, ProcessingStatus, SyncStatus
-from crm_sync.services.queueing import _audit_many, _contact_get
+from crm_sync.services.queueing import _audit_many, _contact_get, _push_now
 from crm_sync.services.retry import next_retry_time
 
 
@@ -107,12 +107,12 @@ def contacts_retry_all(*, organization, crm: str, reset_retry_count: bool = True
     return count
 
 
-def contacts_retry_selected(*, contacts, reset_retry_count: bool, actor: Actor) -> int:
+def contacts_retry_selected(*, contacts, reset_retry_count: bool, actor: Actor, states=None) -> int:
     """Queue the failed syncs of selected contacts (admin actions), in every CRM they failed in.
 
     Without reset the retry count is kept and the retry is due now (an operator asked for
     it); with reset the count starts again from 0. One UPDATE, one audit event per
-    organization.
+    organization. `states` narrows it to some of their sync states (the sync-state admin).
     """
     from accounts.models import Organization
 
@@ -121,6 +121,8 @@ def contacts_retry_selected(*, contacts, reset_retry_count: bool, actor: Actor) 
         contact__in=contacts.order_by().values("pk"), sync_status=SyncStatus.ERROR
     )
     failed = failed.exclude(processing_status=ProcessingStatus.PROCESSING)
+    if states is not None:
+        failed = failed.filter(pk__in=states.values("pk"))
     organization_ids = list(failed.values_list("connection__organization_id", flat=True).distinct())
     values = {
         "sync_status": SyncStatus.QUEUED,
@@ -144,3 +146,66 @@ def contacts_retry_selected(*, contacts, reset_retry_count: bool, actor: Actor) 
                 changes={"reset_retry_count": reset_retry_count},
             )
     return count
+
+
+def _failed_rows(*, connection, category: str | None = None, message: str | None = None):
+    rows = ContactSyncState.objects.filter(connection=connection, sync_status=SyncStatus.ERROR).exclude(
+        processing_status=ProcessingStatus.PROCESSING
+    )
+    if category is not None:
+        rows = rows.filter(error_category="" if category == "unknown" else category)
+    if message is not None:
+        rows = rows.filter(error=message)
+    return rows
+
+
+def failure_group_retry(*, connection, category: str, message: str, actor: Actor) -> int:
+    """Queue again, from a fresh retry budget, every failed contact of one dashboard failure group.
+
+    A group is (connection, category, exact message): one UPDATE, one audit event.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        count = _failed_rows(connection=connection, category=category, message=message).update(
+            **_retry_values(now=now, reset=True, retry_count=0, connection=connection)
+        )
+        _audit_many(
+            organization=connection.organization,
+            actor=actor,
+            action="sync.retry_group",
+            crm=connection.kind,
+            count=count,
+            extra={"category": category, "message": message[:300]},
+        )
+        if count:
+            _push_now(connection.pk)
+    return count
+
+
+def auth_failures_count(*, connection) -> int:
+    """How many contacts failed on authentication: what Resume offers to re-queue."""
+    return _failed_rows(connection=connection, category="auth").count()
+
+
+def connection_resume(*, connection, retry_auth_failures: bool, actor: Actor) -> tuple[bool, int]:
+    """Resume a paused connection (after its credentials were fixed) and, when asked, queue again
+    the contacts that failed on authentication while it was broken. Returns (resumed, re-queued)."""
+    now = timezone.now()
+    with transaction.atomic():
+        resumed = connections.circuit_close(connection=connection, actor=actor)
+        count = 0
+        if retry_auth_failures:
+            count = _failed_rows(connection=connection, category="auth").update(
+                **_retry_values(now=now, reset=True, retry_count=0, connection=connection)
+            )
+            _audit_many(
+                organization=connection.organization,
+                actor=actor,
+                action="sync.retry_auth_failures",
+                crm=connection.kind,
+                count=count,
+                extra={},
+            )
+        if resumed or count:
+            _push_now(connection.pk)
+    return resumed, count

@@ -440,3 +440,23 @@ def test_a_batchs_queries_do_not_grow_with_its_size(connection, scripted, kept_e
         assert run.claimed == size and (run.unchanged if kept_exchange else run.succeeded) == size
         counts.append(len(captured.captured_queries))
     assert counts[0] == counts[1]
+
+
+def test_the_crms_http_status_is_stored_with_the_error_and_cleared_on_success(connection, scripted):
+    state = _queued(connection, 1)[0]
+    scripted.script = [CrmUnavailable("HubSpot answered 503", status=503)]
+    push_batch_process(connection_id=connection.pk)
+    state.refresh_from_db()
+    assert state.http_status == 503 and state.error_category == "unavailable"
+    ContactSyncState.objects.filter(pk=state.pk).update(due_at=timezone.now())
+    push_batch_process(connection_id=connection.pk)
+    state.refresh_from_db()
+    assert state.sync_status == SyncStatus.COMPLETE and state.http_status is None
+
+
+def test_a_failure_without_an_http_answer_stores_no_status(connection, scripted):
+    state = _queued(connection, 1)[0]
+    scripted.script = [CrmUnavailable("connection reset")]
+    push_batch_process(connection_id=connection.pk)
+    state.refresh_from_db()
+    assert state.sync_status == SyncStatus.ERROR and state.http_status is None
