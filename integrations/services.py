@@ -83,7 +83,20 @@ def credentials_validate(value: Any) -> dict[str, Any]:
             code="invalid_credentials",
             details={"credentials": {k: "Must be a string or number." for k in map(str, bad)}},
         )
+    # Credentials travel in HTTP headers and forms: a character HTTP cannot carry (beyond
+    # Latin-1, or a control character such as a line break) is refused here, not met as a crash.
+    unsendable = [k for k, v in value.items() if isinstance(v, str) and not _header_safe(v)]
+    if unsendable:
+        raise InvalidInput(
+            "Credential values may hold only printable Latin-1 characters.",
+            code="invalid_credentials",
+            details={"credentials": {k: "Holds a character HTTP headers cannot carry." for k in unsendable}},
+        )
     return value
+
+
+def _header_safe(text: str) -> bool:
+    return all(" " <= ch <= "~" or "\xa0" <= ch <= "\xff" for ch in text)
 
 
 def contact_rule_events_resolve(*, organization, events: Any) -> list:

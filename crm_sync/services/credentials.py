@@ -17,6 +17,7 @@ from integrations.connectors.base import Capability
 from integrations.errors import MESSAGE_MAX_CHARS, CrmError, CrmRateLimited
 from integrations.models import CrmConnection
 from integrations.selectors import connection_credentials, connection_field_mapping, connection_target_hosts
+from integrations.services import credentials_validate
 
 logger = logging.getLogger(__name__)
 
@@ -113,11 +114,11 @@ def credentials_from_input(*, crm: str, api_key: str | None, credentials: dict |
     if credentials is not None and api_key is not None:
         raise InvalidInput("Pass either api_key or credentials, not both.", code="invalid_credentials_input")
     if api_key is None:
-        return credentials
+        return None if credentials is None else credentials_validate(credentials)
     fields = registry.get_connector_class(crm).credential_fields
     if not fields:
         raise InvalidInput(f"{crm} takes no api_key.", code="invalid_credentials_input")
-    return {fields[0]: api_key}
+    return credentials_validate({fields[0]: api_key})
 
 
 def crm_credentials_test(

@@ -329,8 +329,11 @@ def _admin_model_label(regex: str, pattern) -> str | None:
 
 
 def _admin_values(world, regex: str, label: str | None, name: str | None) -> tuple[dict, dict]:
-    values = {"app_label": "contacts", "content_type_id": "1", "id": NEVER_ID, "url": "x"}
+    values = {"app_label": "contacts", "content_type_id": "1", "id": NEVER_ID, "url": "x", "verb": "push"}
     never = dict(values)
+    if "connection_id" in _group_names(regex):  # a contact page's per-CRM Push now / Retry
+        values["connection_id"] = str(world["objects"]["integrations.crmconnection"].pk)
+        never["connection_id"] = NEVER_ID
     if name == "view_on_site":  # /admin/r/<content type>/<id>/: A's contact
         from django.contrib.contenttypes.models import ContentType
 

@@ -136,6 +136,9 @@ def test_a_credential_used_for_a_full_sync_appears_nowhere(live_server, org, mak
         "crm": "hubspot",
         "sync_type": "contacts",
         "format": "json",
+        "record_id": "1",
+        "source": "hubspot",
+        "action": "assign",
     }
     for regex, pattern in _walk(get_resolver().url_patterns):
         if not regex.startswith("api/") or "format" in _group_names(regex):

@@ -222,3 +222,13 @@ def test_settings_the_connector_cannot_use_are_refused_at_save(admin_client):
     assert body["code"] == "invalid_settings"
     assert "paging" in body["details"]["settings"]
     assert not CrmConnection.objects.filter(kind="rest").exists()
+
+
+@pytest.mark.parametrize("value", ["\U000b950f", "key\r\nX-Injected: 1", "tab\there"])
+def test_credentials_http_cannot_carry_are_refused(admin_client, value):
+    """A credential HTTP headers cannot carry is a 400, never a crash when sent (schemathesis found it)."""
+    response = admin_client.post(
+        "/api/v1/admin/test-crm-credentials/", {"crm": "brevo", "api_key": value}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_credentials"
