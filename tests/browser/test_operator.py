@@ -20,7 +20,9 @@ from integrations.models import CrmConnection
 from sandbox import credentials as sandbox_credentials
 from sandbox.models import SandboxConfig
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+# PostgreSQL only: on the suite's shared in-memory SQLite, a live-server thread serving the browser
+# can block on the database lock while the test thread holds it (seen as a hang in a full run).
+pytestmark = [pytest.mark.slow, pytest.mark.requires_postgres, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "browser-test-password"
 
