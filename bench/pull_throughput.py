@@ -178,6 +178,9 @@ def main() -> None:
     print(f"Seeding {args.count:,} HubSpot contacts in the sandbox…", flush=True)
     seed(args.count)
     port = free_port()
+    # The pull runs in this process against a sandbox on a free port: list it as an allowed
+    # private target (the embedded default lists only 127.0.0.1:8000).
+    settings.CRM_ALLOWED_PRIVATE_TARGETS = [f"127.0.0.1:{port}"]
     env = {
         **os.environ,
         "LOG_LEVEL": "WARNING",
