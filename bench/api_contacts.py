@@ -22,7 +22,6 @@ import platform
 import re
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,18 +33,15 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.ports import free_port  # noqa: E402
+
 PYTHON = sys.executable
 DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Contacts API (bench/api_contacts.py)"
 
 
 # ---- environment: database and server -------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class FreshDatabase:

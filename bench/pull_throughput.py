@@ -23,7 +23,6 @@ Nothing here is asserted by the test suite; the numbers depend on the machine.
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -43,6 +42,7 @@ from django.db import connection as db_connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from accounts.models import Organization  # noqa: E402
+from bench.ports import free_port, wait_port  # noqa: E402
 from contacts.models import Contact  # noqa: E402
 from crm_sync.services.pull import pull_run  # noqa: E402
 from integrations.models import CrmConnection  # noqa: E402
@@ -55,21 +55,6 @@ SLUG = "bench-pull"
 PAGE = 200
 SEARCHES_PER_SECOND = 5
 CEILING = SEARCHES_PER_SECOND * PAGE  # records a second HubSpot's search limit allows
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_port(port: int) -> None:
-    for _ in range(300):
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    sys.exit(f"the sandbox did not start on port {port}")
 
 
 def rss_mb() -> float:

@@ -22,7 +22,6 @@ Nothing here is asserted by the test suite; the numbers depend on the machine.
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -43,6 +42,7 @@ from django.db.models import Max, Min, Sum  # noqa: E402
 
 from accounts.actors import Actor  # noqa: E402
 from accounts.models import Organization  # noqa: E402
+from bench.ports import free_port, wait_port  # noqa: E402
 from contacts.models import Contact  # noqa: E402
 from crm_sync.models import ContactSyncState, SyncRun, SyncStatus  # noqa: E402
 from crm_sync.queue import reap_stale  # noqa: E402
@@ -57,21 +57,6 @@ from sandbox.models import SandboxRecord, SandboxRequestLog  # noqa: E402
 SLUG = "bench-push"
 BATCH = 100
 LIMIT_PER_10S = 100
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_port(port: int) -> None:
-    for _ in range(300):
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    sys.exit(f"the sandbox did not start on port {port}")
 
 
 def proc_stat(pid: int) -> list[str]:
