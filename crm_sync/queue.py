@@ -192,13 +192,27 @@ def reap_stale(*, lease_seconds: float, now: datetime | None = None) -> dict[str
     (a poison payload) ends in Error after the connection's max retries instead of
     looping forever; this is the loop guard `task_reject_on_worker_lost` needs.
     """
-    from integrations.models import CrmConnection
-
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=lease_seconds)
     stale = ContactSyncState.objects.filter(
         processing_status=ProcessingStatus.PROCESSING, claimed_at__lt=cutoff
     )
+    return stale_claims_return(
+        stale,
+        now=now,
+        what="contact",
+        failed_fields={"sync_status": SyncStatus.ERROR},
+        requeued_fields={"sync_status": SyncStatus.QUEUED},
+    )
+
+
+def stale_claims_return(
+    stale, *, now: datetime, what: str, failed_fields: dict | None = None, requeued_fields: dict | None = None
+) -> dict[str, int]:
+    """Requeue a dead worker's claims (`stale`: a queryset of contact or record sync states),
+    one connection at a time: a row past the connection's max retries goes to Error instead."""
+    from integrations.models import CrmConnection
+
     connection_ids = list(stale.values_list("connection_id", flat=True).distinct())
     requeued = errored = 0
     for connection in CrmConnection.objects.filter(pk__in=connection_ids).only("pk", "max_retries"):
@@ -206,24 +220,26 @@ def reap_stale(*, lease_seconds: float, now: datetime | None = None) -> dict[str
         with transaction.atomic():
             errored += rows.filter(retry_count__gte=max(connection.max_retries - 1, 0)).update(
                 processing_status=ProcessingStatus.ERROR,
-                sync_status=SyncStatus.ERROR,
                 error_category="worker_lost",
-                error="The worker processing this contact stopped; maximum retries reached.",
+                error=f"The worker processing this {what} stopped; maximum retries reached.",
                 retry_count=F("retry_count") + 1,
                 last_retry_at=now,
                 next_retry_at=None,
                 claim_token=None,
                 claimed_at=None,
+                **(failed_fields or {}),
             )
             requeued += rows.update(
                 processing_status=ProcessingStatus.QUEUED,
-                sync_status=SyncStatus.QUEUED,
                 retry_count=F("retry_count") + 1,
                 last_retry_at=now,
                 due_at=now,
                 claim_token=None,
                 claimed_at=None,
+                **(requeued_fields or {}),
             )
     if requeued or errored:
-        logger.warning("Reaped stale claims: %d requeued, %d failed after max retries", requeued, errored)
+        logger.warning(
+            "Reaped stale %s claims: %d requeued, %d failed after max retries", what, requeued, errored
+        )
     return {"requeued": requeued, "errored": errored}

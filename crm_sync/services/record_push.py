@@ -16,11 +16,11 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from crm_sync import connections
 from crm_sync.models import ProcessingStatus, RecordSyncState
+from crm_sync.queue import stale_claims_return
 from crm_sync.services.merge import values_equal
 from crm_sync.services.retry import next_retry_time, rate_limit_wait_seconds
 from integrations.errors import CrmError, CrmRateLimited
@@ -222,32 +222,4 @@ def record_states_reap(*, lease_seconds: float, now: datetime | None = None) -> 
     stale = RecordSyncState.objects.filter(
         processing_status=ProcessingStatus.PROCESSING, claimed_at__lt=now - timedelta(seconds=lease_seconds)
     )
-    from integrations.models import CrmConnection
-
-    requeued = errored = 0
-    connection_ids = list(stale.values_list("connection_id", flat=True).distinct())
-    for connection in CrmConnection.objects.filter(pk__in=connection_ids).only("pk", "max_retries"):
-        rows = stale.filter(connection_id=connection.pk)
-        with transaction.atomic():
-            errored += rows.filter(retry_count__gte=max(connection.max_retries - 1, 0)).update(
-                processing_status=ProcessingStatus.ERROR,
-                error_category="worker_lost",
-                error="The worker processing this record stopped; maximum retries reached.",
-                retry_count=F("retry_count") + 1,
-                last_retry_at=now,
-                next_retry_at=None,
-                due_at=None,
-                claim_token=None,
-                claimed_at=None,
-            )
-            requeued += rows.update(
-                processing_status=ProcessingStatus.QUEUED,
-                retry_count=F("retry_count") + 1,
-                last_retry_at=now,
-                due_at=now,
-                claim_token=None,
-                claimed_at=None,
-            )
-    if requeued or errored:
-        logger.warning("Reaped stale record claims: %d requeued, %d failed", requeued, errored)
-    return {"requeued": requeued, "errored": errored}
+    return stale_claims_return(stale, now=now, what="record", failed_fields={"due_at": None})
