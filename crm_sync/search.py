@@ -186,12 +186,14 @@ def _pg_scope_parts(*, name: str, table: str, scope: tuple, terms: list[str], ne
     first = f"""
     {name}_a AS MATERIALIZED (
         SELECT id, 0 AS tier, {key} AS k FROM {table}
-        WHERE {indexed_scope} AND {key} LIKE %s AND {indexed}
+        WHERE {indexed_scope} AND {key} LIKE %s
         ORDER BY {key}, id LIMIT %s
     )"""  # noqa: S608 - table, scope and names are this module's constants
-    # No word LIKEs here: the prefix implies them, and their estimate (multiplied in as if
-    # independent) made the planner expect to read the whole range, in parallel workers.
-    params = [*scope_params, prefix, tsquery, need]
+    # No match test here: a text starting with "t1 t2 … tn" has t1 … tn-1 as words and a word
+    # starting with tn, so it matches. With one, the planner (its estimates of the range and
+    # of the test multiplied as if independent) read every row of the range through the GIN
+    # index and sorted them ("barbara": 3,600 rows a source) or read it in parallel workers.
+    params = [*scope_params, prefix, need]
     if walk:
         rest = f"""
         {name}_r AS MATERIALIZED (
