@@ -7,24 +7,25 @@ both: first the records whose text starts with the query (the name comes first i
 so these are names starting with it), then the others; within each, by that text in byte
 order (PostgreSQL's "C" collation, SQLite's default), then by id, so a page is stable.
 
-Two queries whatever the number of sources: the local contacts, and the pulled records of
-every source at once, cut per source at offset + limit + 1 (the extra one says whether
-another page exists). No query counts or sorts every match:
+Two queries whatever the number of sources (four for a rare word on PostgreSQL): the local
+contacts, and the pulled records of every source at once, cut per source at offset + limit + 1
+(the extra one says whether another page exists). No query counts or sorts every match:
 
 On PostgreSQL each scope (the organization's contacts, or one source's contacts or deals)
-reads at most the page it needs, in one statement, three ways in turn, each run only when the
-one before left the page short (a one-time filter on the earlier parts' row counts):
+reads only the page it needs, three ways in turn, each only when the one before left the page
+short:
   a. names starting with the query: a range of the btree on (scope, search_text "C", id),
      read in rank order ("james" stops after 21 of its 40,000 rows);
-  b. the other matches, by walking that btree from the scope's first row in rank order,
-     at most `walk_rows(need)` rows, keeping the matches (a cheap LIKE on the words first,
-     then the index's own word-prefix test): a word on many rows ("smith", "gmail", "55")
-     fills the page within a few thousand rows;
-  c. only when the walk came back short, the other matches from the GIN index, sorted: the
-     walk showed they are rare (fewer than `need` in its first rows), so there are few.
-Whichever parts ran, the rows are the same as ranking every match: (a) and (b) read in rank
-order and (c) ranks everything (b) saw. SQLite ranks all matches from FTS5 (embedded mode:
-small data, and its planner has no one-time filters to lean on).
+  b. the other matches, by walking that btree from the scope's first row in rank order, at
+     most `walk_rows(need)` rows, keeping the matches (a cheap LIKE on the words first, then
+     the index's own word-prefix test): a word on many rows ("smith", "gmail", "55") fills
+     the page within a few thousand rows; (b) runs in the same statement as (a), behind a
+     one-time filter on (a)'s row count;
+  c. only when the walk stopped at its bound with the page still short, the other matches
+     from the GIN index, sorted: the walk showed they are rare (fewer than a page in its first
+     rows), so there are few. A second statement, for every such scope at once.
+The rows are the same as ranking every match: (a) and (b) read in rank order, and (c) ranks
+everything (b) saw. SQLite ranks all matches from FTS5 (embedded mode: small data).
 """
 
 from dataclasses import dataclass, field
