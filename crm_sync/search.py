@@ -171,7 +171,9 @@ def _pg_scope_parts(*, name: str, table: str, scope: tuple, terms: list[str], ne
     so that no btree serves it (`column + 0`), their parameters). Part (a) always; then with
     `walk` part (b), which runs only if (a) left the page short; without, part (c), whose scope
     test leaves the GIN index as the only way in (a bitmap AND with a scope index would read
-    the whole scope). Returns (CTE text, its parameters, hits SELECT, its parameters).
+    the whole scope). Returns the CTE text and its parameters, the SELECT of the scope's hits
+    and its parameters, the SELECT of its counts (found; for a short page, how many rows the
+    walk could read) and its parameters.
     """
     scope_id, indexed_scope, unindexed_scope, scope_params = scope
     prefix = " ".join(terms) + "%"  # terms hold letters and digits only: no LIKE wildcards
