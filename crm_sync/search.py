@@ -23,7 +23,8 @@ short:
      one-time filter on (a)'s row count;
   c. only when the walk stopped at its bound with the page still short, the other matches
      from the GIN index, sorted: the walk showed they are rare (fewer than a page in its first
-     rows), so there are few. A second statement, for every such scope at once.
+     rows), so there are few. A second statement, for every such scope at once: one GIN
+     bitmap and one pass over its rows, numbered per scope.
 The rows are the same as ranking every match: (a) and (b) read in rank order, and (c) ranks
 everything (b) saw. SQLite ranks all matches from FTS5 (embedded mode: small data).
 """
@@ -164,71 +165,92 @@ def walk_rows(need: int) -> int:
     return max(WALK_ROWS, WALK_ROWS_PER_RESULT * need)
 
 
-def _pg_scope_parts(*, name: str, table: str, scope: tuple, terms: list[str], need: int, walk: bool):
-    """One scope's CTEs, named `{name}_…`, and the SELECT of its hits (scope, id, tier, k).
-
-    `scope` is (its id, SQL that selects it through the ordered btree, the same test written
-    so that no btree serves it (`column + 0`), their parameters). Part (a) always; then with
-    `walk` part (b), which runs only if (a) left the page short; without, part (c), whose scope
-    test leaves the GIN index as the only way in (a bitmap AND with a scope index would read
-    the whole scope). Returns the CTE text and its parameters, the SELECT of the scope's hits
-    and its parameters, the SELECT of its counts (found; for a short page, how many rows the
-    walk could read) and its parameters.
-    """
-    scope_id, indexed_scope, unindexed_scope, scope_params = scope
-    prefix = " ".join(terms) + "%"  # terms hold letters and digits only: no LIKE wildcards
+def _pg_match(terms: list[str]) -> tuple[str, list, str]:
+    """(the match test, its parameters, the LIKE pattern of names starting with the query)."""
     words = " AND ".join("(' ' || search_text) LIKE %s" for _ in terms)
     # Quoting each term is safe: they hold letters and digits only (folded).
     tsquery = " & ".join(f"'{term}':*" for term in terms)
     # The LIKE is a cheap necessary condition (a folded word starts after a space); the
     # tsquery is the index's own test, so every part matches exactly what the GIN index does.
     indexed = "to_tsvector('simple'::regconfig, search_text) @@ to_tsquery('simple'::regconfig, %s)"
-    match = f"{words} AND {indexed}"
-    match_params = [*(f"% {term}%" for term in terms), tsquery]
-    key = 'search_text COLLATE "C"'
-    first = f"""
+    prefix = " ".join(terms) + "%"  # terms hold letters and digits only: no LIKE wildcards
+    return f"{words} AND {indexed}", [*(f"% {term}%" for term in terms), tsquery], prefix
+
+
+KEY = 'search_text COLLATE "C"'
+
+
+def _pg_scope_parts(*, name: str, table: str, scope: tuple, terms: list[str], need: int, walk: bool):
+    """One scope's CTEs, named `{name}_…`, and the SELECTs of its hits and of its counts.
+
+    `scope` is (its id, SQL that selects it through the ordered btree, the same test written
+    so that no btree serves it (`column + 0`), their parameters). Part (a) always; with `walk`
+    part (b), which runs only if (a) left the page short. Returns the CTE text and its
+    parameters, the SELECT of the scope's hits (scope, id, tier, k) and its parameters, the
+    SELECT of its counts (found; for a short page, how many rows the walk could read) and its
+    parameters. Without `walk`, part (c) is shared by the scopes (`_pg_statement`).
+    """
+    scope_id, indexed_scope, _, scope_params = scope
+    match, match_params, prefix = _pg_match(terms)
+    ctes = f"""
     {name}_a AS MATERIALIZED (
-        SELECT id, 0 AS tier, {key} AS k FROM {table}
-        WHERE {indexed_scope} AND {key} LIKE %s
-        ORDER BY {key}, id LIMIT %s
+        SELECT id, 0 AS tier, {KEY} AS k FROM {table}
+        WHERE {indexed_scope} AND {KEY} LIKE %s
+        ORDER BY {KEY}, id LIMIT %s
     )"""  # noqa: S608 - table, scope and names are this module's constants
     # No match test here: a text starting with "t1 t2 … tn" has t1 … tn-1 as words and a word
     # starting with tn, so it matches. With one, the planner (its estimates of the range and
     # of the test multiplied as if independent) read every row of the range through the GIN
     # index and sorted them ("barbara": 3,600 rows a source) or read it in parallel workers.
     params = [*scope_params, prefix, need]
-    if walk:
-        rest = f"""
-        {name}_r AS MATERIALIZED (
-            SELECT id, 1 AS tier, k FROM (
-                SELECT id, search_text, {key} AS k FROM {table} WHERE {indexed_scope}
-                ORDER BY {key}, id LIMIT %s
-            ) walk
-            WHERE (SELECT count(*) FROM {name}_a) < %s AND NOT k LIKE %s AND {match}
-            ORDER BY k, id LIMIT %s
-        )"""  # noqa: S608
-        params += [*scope_params, walk_rows(need), need, prefix, *match_params, need]
-    else:
-        # Ordered by an expression no btree yields: the GIN bitmap, then a top-N sort.
-        rest = f"""
-        {name}_r AS MATERIALIZED (
-            SELECT id, 1 AS tier, {key} AS k FROM {table}
-            WHERE {unindexed_scope} AND NOT {key} LIKE %s AND {match}
-            ORDER BY {key} || '', id LIMIT %s
-        )"""  # noqa: S608
-        params += [*scope_params, prefix, *match_params, need]
-    hits = f"SELECT %s AS scope, id, tier, k FROM {name}_a UNION ALL SELECT %s, id, tier, k FROM {name}_r"  # noqa: S608
+    hits = f"SELECT %s AS scope, id, tier, k FROM {name}_a"  # noqa: S608
+    hit_params = [scope_id]
+    if not walk:
+        found = f"(SELECT count(*) FROM {name}_a) + (SELECT count(*) FROM shared_c WHERE scope = %s)"  # noqa: S608
+        stats = f"SELECT %s AS scope, {found} AS found, NULL::bigint AS walked"
+        return ctes, params, hits, hit_params, stats, [scope_id, scope_id]
+    ctes += f""",
+    {name}_r AS MATERIALIZED (
+        SELECT id, 1 AS tier, k FROM (
+            SELECT id, search_text, {KEY} AS k FROM {table} WHERE {indexed_scope}
+            ORDER BY {KEY}, id LIMIT %s
+        ) walk
+        WHERE (SELECT count(*) FROM {name}_a) < %s AND NOT k LIKE %s AND {match}
+        ORDER BY k, id LIMIT %s
+    )"""  # noqa: S608
+    params += [*scope_params, walk_rows(need), need, prefix, *match_params, need]
+    hits += f" UNION ALL SELECT %s, id, tier, k FROM {name}_r"  # noqa: S608
+    hit_params.append(scope_id)
     found = f"(SELECT count(*) FROM {name}_a) + (SELECT count(*) FROM {name}_r)"  # noqa: S608
-    if walk:
-        # Only for a short page: how far the walk got (fewer rows than its bound = the whole
-        # scope, so (b) saw every match and the page is complete without part (c)).
-        walked = f"""CASE WHEN {found} < %s THEN (SELECT count(*) FROM (
-            SELECT 1 FROM {table} WHERE {indexed_scope} ORDER BY {key}, id LIMIT %s) seen) END"""  # noqa: S608
-        walked_params = [need, *scope_params, walk_rows(need)]
-    else:
-        walked, walked_params = "NULL::bigint", []
+    # Only for a short page: how far the walk got (fewer rows than its bound = the whole
+    # scope, so (b) saw every match and the page is complete without part (c)).
+    walked = f"""CASE WHEN {found} < %s THEN (SELECT count(*) FROM (
+        SELECT 1 FROM {table} WHERE {indexed_scope} ORDER BY {KEY}, id LIMIT %s) seen) END"""  # noqa: S608
     stats = f"SELECT %s AS scope, {found} AS found, {walked} AS walked"
-    return f"{first},{rest}", params, hits, [scope_id, scope_id], stats, [scope_id, *walked_params]
+    return ctes, params, hits, hit_params, stats, [scope_id, need, *scope_params, walk_rows(need)]
+
+
+def _pg_shared_rest(*, table: str, scopes: list[tuple], terms: list[str], need: int) -> tuple[str, list]:
+    """Part (c) for all `scopes` at once: one GIN bitmap of their matches (one pass over the
+    heap, not one per scope), each scope's first `need` by rank. The scope tests are written
+    so that no btree serves them, which leaves the GIN index as the only way in (a bitmap AND
+    with a scope index would read whole scopes)."""
+    match, match_params, prefix = _pg_match(terms)
+    tests = [f"({unindexed})" for _, _, unindexed, _ in scopes]
+    which = " ".join(f"WHEN {test} THEN %s" for test in tests)
+    which_params = [value for scope_id, _, _, scope_params in scopes for value in (*scope_params, scope_id)]
+    any_params = [value for _, _, _, scope_params in scopes for value in scope_params]
+    cte = f"""
+    shared_c AS MATERIALIZED (
+        SELECT scope, id, 1 AS tier, k FROM (
+            SELECT scope, id, k, row_number() OVER (PARTITION BY scope ORDER BY k, id) AS n FROM (
+                SELECT CASE {which} END AS scope, id, {KEY} AS k FROM {table}
+                WHERE ({" OR ".join(tests)}) AND NOT {KEY} LIKE %s AND {match}
+            ) matches
+        ) numbered
+        WHERE n <= %s
+    )"""  # noqa: S608 - table and scope tests are this module's constants
+    return cte, [*which_params, *any_params, prefix, *match_params, need]
 
 
 def _pg_statement(
@@ -237,6 +259,11 @@ def _pg_statement(
     """Every scope's ranked rows past `offset`, up to `need`; and per scope (found, walked)."""
     table = model._meta.db_table
     ctes, params, hits, hit_params, stats, stat_params = [], [], [], [], [], []
+    if not walk:
+        shared, shared_params = _pg_shared_rest(table=table, scopes=scopes, terms=terms, need=need)
+        ctes.append(shared)
+        params += shared_params
+        hits.append("SELECT scope, id, tier, k FROM shared_c")
     for n, scope in enumerate(scopes):
         part = _pg_scope_parts(name=f"s{n}", table=table, scope=scope, terms=terms, need=need, walk=walk)
         ctes.append(part[0])
