@@ -8,9 +8,11 @@ the same statement. Names are skewed like real ones (a few first and last names 
 1% of people carry one of 400 rare surnames. Then times 200 mixed queries through the same
 functions the view calls (sources, local contacts, every source's records, 20 per source):
 common names, rare names, email fragments, 2-character prefixes; prints p50/p95/p99 per kind
-and overall (goal: p95 ≤ 50 ms).
+and overall (goal: p95 ≤ 50 ms), the CPU time each search cost (this process plus its
+PostgreSQL backend, when the server runs on this machine: what a loaded machine does not
+inflate), the number of SQL statements, and the load average.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1/crm_bench .venv/bin/python bench/search.py [--count N]
+    DATABASE_URL=postgres://postgres@127.0.0.1/crm_bench .venv/bin/python bench/search.py [--count N] [--keep]
 
 It needs a migrated PostgreSQL database and replaces the benchmark organization in it. Nothing
 here is asserted by the test suite; docs/benchmarks.md records the figures.
@@ -33,6 +35,7 @@ import django  # noqa: E402
 django.setup()
 
 from django.db import connection  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from accounts.models import Organization  # noqa: E402
 from core.searchtext import search_fold  # noqa: E402
@@ -423,37 +426,65 @@ def main() -> None:
         print(f"  filled, indexed and analyzed in {time.perf_counter() - started:.1f} s", flush=True)
 
     mixed = queries(random.Random(42))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = Path(f"/proc/{cursor.fetchone()[0]}/schedstat")
+    if not backend.exists():
+        backend = None  # PostgreSQL on another host: CPU columns left out
+    load_before = os.getloadavg()
     timings: dict[str, list[float]] = {}
+    cpu: dict[str, list[float]] = {}
+    statements: dict[str, list[int]] = {}
     found = []
     for kind, query, type_ in [*mixed[:10], *mixed]:  # the first 10 warm the caches, then all 200 count
+        cpu_started, backend_started = time.process_time(), _cpu_seconds(backend)
         started = time.perf_counter()
-        sources = sources_list(organization=organization)
-        query, type_, terms = search_validate(query=query, type_=type_)
-        page = search_run(
-            organization=organization,
-            sources=sources,
-            query=query,
-            type_=type_,
-            terms=terms,
-            limit=20,
-            offset=0,
-        )
+        with CaptureQueriesContext(connection) as captured:
+            sources = sources_list(organization=organization)
+            query, type_, terms = search_validate(query=query, type_=type_)
+            page = search_run(
+                organization=organization,
+                sources=sources,
+                query=query,
+                type_=type_,
+                terms=terms,
+                limit=20,
+                offset=0,
+            )
         timings.setdefault(kind, []).append((time.perf_counter() - started) * 1000)
+        spent = time.process_time() - cpu_started + _cpu_seconds(backend) - backend_started
+        cpu.setdefault(kind, []).append(spent * 1000)
+        statements.setdefault(kind, []).append(len(captured.captured_queries))
         found.append(page.total)
-    for kind in timings:
-        timings[kind] = timings[kind][-sum(1 for k, _, _ in mixed if k == kind) :]
-    everything = [t for values in timings.values() for t in values]
+    for values in (timings, cpu, statements):
+        for kind in values:
+            values[kind] = values[kind][-sum(1 for k, _, _ in mixed if k == kind) :]
     print(
-        f"{len(everything)} queries, {statistics.mean(found[10:]):.0f} results on average "
-        "(20 per source at most)"
+        f"{sum(len(v) for v in timings.values())} queries, {statistics.mean(found[10:]):.0f} results on "
+        "average (20 per source at most)"
     )
-    print(f"{'kind':8} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
-    for kind, values in sorted(timings.items()) + [("all", everything)]:
-        print(
-            f"{kind:8} {len(values):4d} {percentile(values, 50):8.1f} {percentile(values, 95):8.1f} "
-            f"{percentile(values, 99):8.1f}"
-        )
-    print(f"postgres {connection.pg_version}, {os.cpu_count()} CPUs")
+    cpu_head = "".join(f" {h:>8}" for h in ("CPU p50", "CPU p95", "CPU p99")) if backend else ""
+    print(f"{'kind':8} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}{cpu_head}  queries")
+    for kind in [*sorted(timings), "all"]:
+        wall = timings.get(kind) or [t for values in timings.values() for t in values]
+        spent = cpu.get(kind) or [t for values in cpu.values() for t in values]
+        counts = statements.get(kind) or [n for values in statements.values() for n in values]
+        row = f"{kind:8} {len(wall):4d} " + " ".join(f"{percentile(wall, p):8.1f}" for p in (50, 95, 99))
+        if backend:
+            row += " " + " ".join(f"{percentile(spent, p):8.1f}" for p in (50, 95, 99))
+        print(f"{row}  {min(counts)}-{max(counts)}")
+    load_after = os.getloadavg()
+    print(
+        f"postgres {connection.pg_version}, {os.cpu_count()} CPUs, load average (1 min) "
+        f"{load_before[0]:.1f} before, {load_after[0]:.1f} after"
+    )
+    if backend:
+        print("CPU: this process plus its PostgreSQL backend (parallel workers, if any, not counted)")
+
+
+def _cpu_seconds(schedstat: Path | None) -> float:
+    """CPU time of the PostgreSQL backend so far (its /proc schedstat, nanoseconds on CPU)."""
+    return int(schedstat.read_text().split()[0]) / 1e9 if schedstat else 0.0
 
 
 if __name__ == "__main__":

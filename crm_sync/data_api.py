@@ -171,7 +171,8 @@ class SearchApi(DataApi):
         description="Every word of `q` must start a word of the record (name, email, phone, company for "
         "contacts; name, stage, address for deals), case- and accent-insensitive. Ranked: names "
         "starting with the query first. `limit`/`offset` page each source; `has_more` says where "
-        "another page exists.",
+        "another page exists. `total` is the number of results in this response, not a count of "
+        "every match (none is made: a common name matches tens of thousands of records).",
         parameters=[
             OpenApiParameter("q", str, required=True, description="At least 2 characters."),
             OpenApiParameter("type", str, enum=["contact", "deal"], description="Default contact."),

@@ -10,6 +10,12 @@ SQLite schema editor rebuilds a table (dropping its triggers) for some migration
 `search_index_install` runs after every migrate and recreates and refills whatever is missing.
 Contacts have a UUID key, so their FTS rows follow SQLite's implicit rowid, which VACUUM may
 renumber: run `manage.py search_reindex` after a VACUUM of an SQLite database.
+
+PostgreSQL also has btrees on (scope, search_text COLLATE "C", id), one per searched scope
+(an organization's contacts; a connection's pulled contacts; its other records), which hold
+the rows in rank order: crm_sync/search.py reads names starting with the query as a range of
+them and walks them for common words, so no query sorts every match. SQLite needs none (it
+ranks every FTS5 match; embedded mode holds little data).
 """
 
 from django.db import connections
@@ -22,6 +28,42 @@ def _pg_statements(table: str) -> list[str]:
         f"CREATE INDEX IF NOT EXISTS {table}_search ON {table} "
         "USING gin (to_tsvector('simple'::regconfig, search_text))"
     ]
+
+
+# name: (table, columns, predicate); each holds one search scope's rows in rank order.
+ORDER_INDEXES = {
+    "contacts_contact_search_order": ("contacts_contact", "organization_id", ""),
+    "crm_sync_remoterecord_search_order_contacts": (
+        "crm_sync_remoterecord",
+        "connection_id",
+        "WHERE object_type = 'contacts'",
+    ),
+    "crm_sync_remoterecord_search_order_others": (
+        "crm_sync_remoterecord",
+        "connection_id",
+        "WHERE object_type <> 'contacts'",
+    ),
+}
+
+
+def search_order_indexes_install(*, using: str = "default") -> None:
+    """PostgreSQL only: the rank-order btrees (idempotent); other databases need none."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for name, (table, scope, predicate) in ORDER_INDEXES.items():
+            columns = f'{scope}, (search_text COLLATE "C"), id'
+            cursor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns}) {predicate}")
+
+
+def search_order_indexes_uninstall(*, using: str = "default") -> None:
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for name in ORDER_INDEXES:
+            cursor.execute(f"DROP INDEX IF EXISTS {name}")
 
 
 def _sqlite_triggers(table: str) -> dict[str, str]:
