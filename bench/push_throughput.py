@@ -67,6 +67,7 @@ from django.db.models import Max, Min, Sum  # noqa: E402
 from accounts.actors import Actor  # noqa: E402
 from accounts.models import Organization  # noqa: E402
 from bench.ports import free_port, wait_port  # noqa: E402
+from bench.windows import busiest_window, refill_seconds, window_ratio  # noqa: E402
 from contacts.models import Contact  # noqa: E402
 from crm_sync.models import ContactSyncState, SyncRun, SyncStatus  # noqa: E402
 from crm_sync.queue import reap_stale  # noqa: E402
@@ -83,24 +84,6 @@ SLUG = "bench-push"
 BATCH = 100
 LIMIT_PER_10S = 100
 WINDOW_SECONDS = 10.0
-
-
-def window_ratio(arrivals: list[float], *, limit: int, window: float) -> tuple[int, int, float]:
-    """(requests counted, windows counted, ratio) against an exact rolling window; see the docstring.
-
-    `arrivals` are the accepted requests' arrival times in seconds. (0, 0, 0.0) when the run
-    did not last two whole windows after its first request.
-    """
-    if not arrivals:
-        return 0, 0, 0.0
-    arrivals = sorted(arrivals)
-    start = arrivals[0] + window
-    windows = int((arrivals[-1] - start) // window)
-    if windows < 1:
-        return 0, 0, 0.0
-    end = start + windows * window
-    counted = sum(1 for at in arrivals if start <= at < end)
-    return counted, windows, counted / (windows * limit)
 
 
 def proc_stat(pid: int) -> list[str]:
@@ -385,6 +368,16 @@ def main() -> None:
             )
         else:
             print("  exact rolling-window ratio: the run was shorter than two windows (raise --count)")
+        refill = refill_seconds(arrivals, limit=LIMIT_PER_10S)
+        if refill is not None:
+            print(
+                f"  window refilled in {refill:.2f} s (median time from an accepted upsert to the "
+                f"{LIMIT_PER_10S}th after it; {WINDOW_SECONDS:g} s when every slot is reused at once)"
+            )
+        print(
+            f"  busiest {WINDOW_SECONDS:g} s of accepted upserts at the sandbox: "
+            f"{busiest_window(arrivals, window=WINDOW_SECONDS)} (limit {LIMIT_PER_10S})"
+        )
     print(f"  upsert requests {requests_total:,}; 429s {too_many} ({too_many / max(requests_total, 1):.2%})")
     print(
         f"  duplicates {duplicates} (sandbox: {stored:,} records, {writes:,} writes; local: "
