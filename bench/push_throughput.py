@@ -28,10 +28,12 @@ k x LIMIT requests under an exact rolling window, whatever the pacing. So
 
     ratio = accepted upserts arriving in [t0 + WINDOW, t0 + (k + 1) x WINDOW) / (k x LIMIT)
 
-in requests, which is the ratio in contacts too (each upsert carries a full batch of 100,
-the last one excepted, which falls outside the measured windows unless the run ends on a
-window's edge). 100% means the window was kept full; a client (or a sandbox that counts
-loosely) could go over it, so the bench prints the figure as it is. The older figure,
+in requests, which is the ratio in contacts too (contacts = requests x batch: every upsert
+carries a full batch of 100 when --count is a multiple of 100). 100% means the window was
+kept full; a client (or a sandbox that counts loosely) could go over it, so the bench prints
+the figure as it is, with the busiest WINDOW seen (at most LIMIT) and the refill time (the
+median time from an accepted upsert to the LIMIT-th after it: WINDOW when every slot is
+reused as soon as it frees; bench/windows.py has all three). The older figure,
 contacts/s over the whole run against LIMIT / WINDOW x batch, is printed too: it counts the
 first window's burst, so it overstates short runs.
 
