@@ -28,17 +28,21 @@ The full-scale command of each bench is in its own docstring and in docs/benchma
 
 import argparse
 import os
+import re
 import shlex
+import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 DOCS = ROOT / "docs" / "benchmarks.md"
+# A bench that runs longer than this at the small scale is stuck: it is stopped and reported.
+BENCH_TIMEOUT_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -47,16 +51,24 @@ class Bench:
     args: tuple[str, ...] = ()
     postgres: bool = False
     redis: bool = False
-    # For a bench whose flags this runner cannot know in advance (written elsewhere):
-    # flags passed only when its --help lists them.
-    optional: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # For a bench whose flags this runner cannot know in advance (written elsewhere), read
+    # from its --help: the first of `scale_flags` it lists gets `scale`, and each of
+    # `print_only_flags` it lists is passed.
+    scale_flags: tuple[str, ...] = ()
+    scale: str = ""
+    print_only_flags: tuple[str, ...] = ()
 
 
 # Small scale: each bench's own flags (see its argparse), chosen so the whole run stays
 # within a few minutes on a 2-CPU machine.
 BENCHES = (
     Bench("api_contacts", ("--count", "500", "--no-docs")),
-    Bench("from_event", optional={"--count": ("--count", "500"), "--no-docs": ("--no-docs",)}),
+    Bench(
+        "from_event",
+        scale_flags=("--count", "--registrations", "--requests"),
+        scale="500",
+        print_only_flags=("--no-docs",),
+    ),
     Bench("dashboard", ("--count", "20000"), postgres=True),
     Bench("property_sync", ("--repeat", "3")),  # writes docs only with --write
     Bench("pull_throughput", ("--count", "2000"), postgres=True),
@@ -124,10 +136,51 @@ class Postgres:
         self._execute(*(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in names))
 
 
+def run_bounded(command: list[str], env: dict) -> int | None:
+    """Run a bench in its own process group; its exit status, or None when it ran too long.
+
+    The benches start servers and workers of their own: on a timeout (or Ctrl-C) the whole
+    group is stopped, so nothing is left running.
+    """
+    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    try:
+        return process.wait(timeout=BENCH_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        return_code = None
+    except KeyboardInterrupt:
+        stop_group(process)
+        raise
+    stop_group(process)
+    return return_code
+
+
+def stop_group(process: subprocess.Popen) -> None:
+    for sig, grace in ((signal.SIGTERM, 20), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
 def help_text(path: Path, env: dict) -> str:
-    result = subprocess.run(
-        [PYTHON, str(path), "--help"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
-    )
+    """The bench's --help (its flags), or "" when it gives none within two minutes."""
+    try:
+        result = subprocess.run(
+            [PYTHON, str(path), "--help"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+    except subprocess.TimeoutExpired:
+        return ""
     return result.stdout
 
 
@@ -157,11 +210,18 @@ def run_one(bench: Bench, postgres: Postgres | None, broker: str) -> Outcome:
         )
     env = embedded_env()
     args = list(bench.args)
-    if bench.optional:
-        flags = help_text(path, env)
-        for flag, values in bench.optional.items():
-            if flag in flags:
-                args.extend(values)
+    if bench.scale_flags or bench.print_only_flags:
+        listed = help_text(path, env)
+
+        def lists(flag: str) -> bool:
+            return re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", listed) is not None
+
+        scale_flag = next((flag for flag in bench.scale_flags if lists(flag)), None)
+        if scale_flag:
+            args += [scale_flag, bench.scale]
+        elif bench.scale_flags:
+            print(f"\n({bench.name} lists none of {', '.join(bench.scale_flags)}: it runs at its own scale)")
+        args += [flag for flag in bench.print_only_flags if lists(flag)]
     database = None
     try:
         if bench.postgres:
@@ -177,7 +237,7 @@ def run_one(bench: Bench, postgres: Postgres | None, broker: str) -> Outcome:
         )
         print(f"\n=== {bench.name}: {shown}", flush=True)
         started = time.monotonic()
-        result = subprocess.run(command, cwd=ROOT, env=env, check=False)
+        returncode = run_bounded(command, env)
         seconds = time.monotonic() - started
     except (RuntimeError, OSError) as exc:
         return Outcome(bench.name, "failed", note=str(exc).splitlines()[0])
@@ -188,8 +248,10 @@ def run_one(bench: Bench, postgres: Postgres | None, broker: str) -> Outcome:
     finally:
         if database:
             postgres.drop(database)
-    if result.returncode != 0:
-        return Outcome(bench.name, "failed", seconds, note=f"exit status {result.returncode}")
+    if returncode is None:
+        return Outcome(bench.name, "failed", seconds, note=f"stopped after {BENCH_TIMEOUT_SECONDS} s")
+    if returncode != 0:
+        return Outcome(bench.name, "failed", seconds, note=f"exit status {returncode}")
     return Outcome(bench.name, "ok", seconds)
 
 
