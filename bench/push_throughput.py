@@ -110,7 +110,8 @@ def postgres_cpu_seconds(database: str) -> float:
 
     A push task's lanes close their connections when it ends, so backends come and go: the
     ones still running are read directly, the ones gone are in the postmaster's reaped
-    children's time (which also holds any other database's closed sessions, none during a run).
+    children's time (which also holds any other database's closed sessions: none during a run
+    on a server of its own, so on a shared server the figure is an upper bound).
     """
     total, postmasters = 0.0, set()
     for proc in Path("/proc").glob("[0-9]*"):
