@@ -283,6 +283,8 @@ def main() -> None:
 
         settings.SYNC_MAX_PARALLEL_PUSHES = args.workers
         booted = wait_idle([proc.pid for proc in procs])
+        # What else the machine ran: the figure means little at a load above its CPUs.
+        load_before = os.getloadavg()[0]
         started = time.monotonic()
         next_analyze = None
         while True:
@@ -300,6 +302,7 @@ def main() -> None:
                 break
             time.sleep(0.5)
         elapsed = time.monotonic() - started
+        load_after = os.getloadavg()[0]
     finally:
         cpu = {
             "sandbox": cpu_seconds(procs[0].pid),
@@ -356,7 +359,10 @@ def main() -> None:
         f"{args.count:,} contacts, {args.workers} worker processes x {args.lanes} lanes, "
         f"batch {BATCH}, limit {limit}, sandbox latency {args.latency_ms} ms"
     )
-    print(f"  elapsed {elapsed:.1f} s (after the workers booted)")
+    print(
+        f"  elapsed {elapsed:.1f} s (after the workers booted); load average {load_before:.1f} at the "
+        f"start, {load_after:.1f} at the end, on {os.cpu_count()} CPUs"
+    )
     print(f"  pushing {active:.1f} s -> {rate:,.0f} contacts/s")
     if not args.no_limit:
         ceiling = LIMIT_PER_10S / WINDOW_SECONDS * BATCH
