@@ -58,6 +58,12 @@ lock: $(STAMP)
 	$(PIP_ENV) $(VENV)/bin/pip-compile --quiet --generate-hashes --extra dev --strip-extras --allow-unsafe \
 		--no-emit-find-links --no-emit-index-url --output-file $(LOCK) pyproject.toml
 
+## Every bench in bench/ at a small scale (a few minutes): a smoke run, never written to docs/benchmarks.md.
+## The embedded ones need nothing; DATABASE_URL=postgres://… (and CELERY_BROKER_URL=redis://… for the
+## push bench) add the PostgreSQL ones, each on a fresh copy of one migrated database.
+bench: $(STAMP)
+	$(PY) bench/run_all.py
+
 sandbox: migrate
 	$(PY) manage.py sandbox --port 8100
 
