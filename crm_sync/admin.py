@@ -42,7 +42,7 @@ from crm_sync.models import (
     SyncStatus,
     registry_display_name,
 )
-from crm_sync.services.credentials import crm_credentials_test
+from crm_sync.services.credentials import connection_credentials_try, crm_credentials_test
 from crm_sync.services.queueing import contact_queue, contacts_queue_selected
 from crm_sync.services.retrying import (
     auth_failures_count,
@@ -406,6 +406,8 @@ class SyncCrmConnectionAdmin(CrmConnectionAdmin):
         "enabled",
     ]
     actions = [*CrmConnectionAdmin.actions, "test_credentials", "resume", "sync_now", "pull_now"]
+    # The setup form tests credentials with the code of the "Test credentials" action.
+    credentials_try = staticmethod(connection_credentials_try)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(**connection_list_annotations())
