@@ -92,6 +92,13 @@ class CrmConnectionAdmin(OrganizationScopedAdmin):
             kwargs["form"] = connection_setup_form(kind=kind, credentials_try=type(self).credentials_try)
         return super().get_form(request, obj, change=change, **kwargs)
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """Django wraps this view in one transaction; here the form calls the CRM (the credential
+        test, its property list), which must not happen inside an open transaction (a row lock or,
+        on SQLite, the whole database held for a network round trip). save_model writes through
+        the services, each atomic on its own."""
+        return self._changeform_view(request, object_id, form_url, extra_context)
+
     def add_view(self, request, form_url="", extra_context=None):
         """Pick the CRM kind first: each kind has its own credentials and settings."""
         kind = self._kind(request)

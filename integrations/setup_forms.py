@@ -24,7 +24,8 @@ from django.db import models
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from core.errors import ApplicationError
+from core.api import validation_details
+from core.errors import ApplicationError, InvalidInput
 from integrations.connectors.base import Capability
 from integrations.crm_properties import (
     PropertyCatalog,
@@ -374,6 +375,7 @@ class CrmConnectionForm(forms.ModelForm):
             if self.credentials_change:
                 credentials_validate(self.credentials_change)
             connection_check(instance)
+            self._name_check(instance)
             moved = False
             if stored is not None:
                 moved = credentials_rebind_check(
@@ -400,6 +402,20 @@ class CrmConnectionForm(forms.ModelForm):
                 field_mapping_targets_check(connection=draft, mapping=instance.field_mapping, catalog=catalog)
             except ApplicationError as exc:
                 self.add_error("mapping", exc.message)
+
+    def _name_check(self, instance: CrmConnection) -> None:
+        """The (organization, kind, name) constraint as a form error: `kind` is not a form field,
+        so the model form's own unique check skips it."""
+        taken = CrmConnection.objects.filter(
+            organization_id=instance.organization_id, kind=instance.kind, name=instance.name
+        ).exclude(pk=instance.pk)
+        if instance.organization_id is not None and taken.exists():
+            raise InvalidInput(
+                f"This organization already has a {self.connector_class.display_name} connection "
+                f"named {instance.name!r}.",
+                code="duplicate_connection",
+                details={"name": ["Taken for this CRM."]},
+            )
 
     def _draft(self, *, stored, replace: bool) -> CrmConnection:
         """The connection as saving would make it (merged credentials included), unsaved."""
@@ -428,6 +444,21 @@ class CrmConnectionForm(forms.ModelForm):
             )
 
     def _add_service_error(self, exc: ApplicationError) -> None:
+        settings_errors = (exc.details or {}).get("settings")
+        if isinstance(settings_errors, dict):
+            # The connector's settings serializer: each message beside the field it is about.
+            placed = False
+            for path, messages in validation_details(settings_errors).items():
+                name = "setting__" + path.replace(".", "__")
+                text = " ".join(messages)
+                if name in self.fields:
+                    self.add_error(name, text)
+                    placed = True
+                else:
+                    self.add_error(None, f"{exc.message} {path}: {text}")
+                    placed = True
+            if placed:
+                return
         aliases = {"credentials": None, "settings": None, "field_mapping": "mapping"}
         fields = []
         for name in exc.details or {}:

@@ -284,3 +284,135 @@ def test_a_crm_without_a_property_list_accepts_any_name(org, api_client):
         format="json",
     )
     assert response.status_code == 201, response.content
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings as fields, credentials kept or removed, names unique (no CRM needed: saved untested)
+# ---------------------------------------------------------------------------------------------
+def untested(data: dict) -> dict:
+    return {**data, "skip_credential_test": "on"}
+
+
+def test_settings_fields_change_only_what_they_name(org, superuser_client):
+    connection = CrmConnectionFactory(
+        organization=org,
+        kind="brevo",
+        base_url="https://api.brevo.com/v3",
+        credentials={"api_key": "xkeysib-secret-1"},
+        settings={"headers": {"X-Team": "blue"}, "page_size": 500},
+    )
+    data = untested(
+        {
+            "name": connection.name,
+            "enabled": "on",
+            "base_url": connection.base_url,
+            "batch_size": 100,
+            "push_interval_seconds": 60,
+            "pull_interval_seconds": 300,
+            "retry_base_seconds": 30,
+            "retry_cap_seconds": 3600,
+            "max_retries": 8,
+            "conflict_strategy": "latest_timestamp",
+            "sync_direction": "both",
+            "contact_rule": "all",
+            "mapping-rows": 0,
+            "setting__tier": "advanced",
+            "setting__page_size": "",
+            "setting__import_list_ids": "3, 7",
+            "credentials_clear": [],
+        }
+    )
+    response = superuser_client.post(change_url(connection), data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    connection.refresh_from_db()
+    # Headers are not a named setting: kept as they were; a blank page size returns to the default.
+    assert connection.settings == {
+        "headers": {"X-Team": "blue"},
+        "tier": "advanced",
+        "import_list_ids": [3, 7],
+    }
+    assert connection.credentials == {"api_key": "xkeysib-secret-1"}  # blank: kept
+
+    response = superuser_client.post(change_url(connection), {**data, "credentials_clear": ["api_key"]})
+    assert response.status_code == 302
+    connection.refresh_from_db()
+    assert connection.credentials == {}
+
+
+def test_a_rest_setting_the_connector_refuses_is_an_error_beside_its_field(org, superuser_client):
+    data = untested(
+        {
+            "organization": org.pk,
+            "name": "crm",
+            "enabled": "on",
+            "base_url": "https://crm.example.com",
+            "credential__api_key": "k-1",
+            "batch_size": 50,
+            "push_interval_seconds": 60,
+            "pull_interval_seconds": 300,
+            "retry_base_seconds": 30,
+            "retry_cap_seconds": 3600,
+            "max_retries": 8,
+            "conflict_strategy": "latest_timestamp",
+            "sync_direction": "both",
+            "contact_rule": "all",
+            "mapping-rows": 0,
+            "setting__auth__format": "Bearer",
+            "setting__endpoints__contacts": "/contacts",
+        }
+    )
+    response = superuser_client.post(f"{ADD_URL}?kind=rest", data)
+    page = response.content.decode()
+    assert response.status_code == 200
+    field = page.split('class="form-row errors field-setting__auth__format"')[1][:600]
+    assert "The format must contain {key}" in field
+    assert not CrmConnection.objects.exists()
+
+    response = superuser_client.post(f"{ADD_URL}?kind=rest", {**data, "setting__auth__format": "Token {key}"})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert CrmConnection.objects.get().settings == {
+        "auth": {"format": "Token {key}"},
+        "endpoints": {"contacts": "/contacts"},
+    }
+
+
+def test_a_taken_name_is_a_form_error(org, superuser_client):
+    CrmConnectionFactory(organization=org, name="main")
+    data = untested(hubspot_data(org, "https://api.hubapi.com", **{"mapping-rows": 0}))
+    response = superuser_client.post(f"{ADD_URL}?kind=hubspot", data)
+    assert response.status_code == 200
+    assert "already has a HubSpot connection named" in response.content.decode()
+    assert CrmConnection.objects.count() == 1
+
+
+def test_mapping_rows_that_contradict_each_other_are_refused(org, superuser_client):
+    data = untested(
+        hubspot_data(
+            org,
+            "https://api.hubapi.com",
+            **{"mapping-rows": 3, "mapping-1-local": "first_name", "mapping-1-remote": "lastname"},
+        )
+    )
+    data.update({"mapping-2-local": "", "mapping-2-remote": "phone"})
+    page = superuser_client.post(f"{ADD_URL}?kind=hubspot", data).content.decode()
+    assert "first_name is mapped twice" in page and "phone: name the local field" in page
+    assert not CrmConnection.objects.exists()
+
+
+def test_the_test_credentials_action_tests_the_selected_connection(org, superuser_client, mocked_responses):
+    from responses import matchers
+
+    CrmConnectionFactory(organization=org, name="a-good", credentials={"access_token": "pat-good"})
+    bad = CrmConnectionFactory(organization=org, name="b-bad", credentials={"access_token": "pat-bad"})
+    mocked_responses.get(
+        "https://api.hubapi.com/account-info/v3/details",
+        status=401,
+        json={"status": "error", "message": "Authentication credentials not found."},
+        match=[matchers.header_matcher({"Authorization": "Bearer pat-bad"})],
+    )
+    response = superuser_client.post(
+        "/admin/integrations/crmconnection/",
+        {"action": "test_credentials", "_selected_action": [str(bad.pk)]},
+        follow=True,
+    )
+    assert "b-bad: invalid: Invalid HubSpot credentials" in response.content.decode()
