@@ -174,7 +174,7 @@ class CrmConnectionAdmin(OrganizationScopedAdmin):
         obj.__dict__.update({k: v for k, v in saved.__dict__.items() if not k.startswith("_")})
         if form.tested is not None:
             self.message_user(
-                request, f"{saved}: credentials tested: {form.tested.message}.", messages.SUCCESS
+                request, f"{saved}: credentials tested: {form.tested.message.rstrip('.')}.", messages.SUCCESS
             )
         elif form.cleaned_data.get("skip_credential_test"):
             self.message_user(request, f"{saved}: saved without testing the credentials.", messages.WARNING)

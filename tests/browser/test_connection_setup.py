@@ -55,7 +55,8 @@ def test_an_operator_sets_up_hubspot_and_maps_a_field_from_its_property_list(pag
     labels = select.locator("option").all_inner_texts()
     assert "Lifecycle Stage (lifecyclestage)" in labels
     select.select_option("lifecyclestage")
-    screenshot("connection-setup", docs=True)
+    page.evaluate("document.querySelector('.field-credential__refresh_token').scrollIntoView()")
+    screenshot("connection-setup", docs=True, full_page=False)
     page.click("input[name=_save]")
     assert "was changed successfully" in page.locator("ul.messagelist").inner_text()
     connection.refresh_from_db()
