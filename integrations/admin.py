@@ -2,6 +2,7 @@
 never shown (only which are set, and when), new ones accepted write-only."""
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.template.response import TemplateResponse
 
@@ -103,6 +104,8 @@ class CrmConnectionAdmin(OrganizationScopedAdmin):
         """Pick the CRM kind first: each kind has its own credentials and settings."""
         kind = self._kind(request)
         if kind is None:
+            if not self.has_add_permission(request):
+                raise PermissionDenied
             return TemplateResponse(
                 request,
                 "admin/integrations/crmconnection/choose_kind.html",

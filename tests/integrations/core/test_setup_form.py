@@ -416,3 +416,10 @@ def test_the_test_credentials_action_tests_the_selected_connection(org, superuse
         follow=True,
     )
     assert "b-bad: invalid: Invalid HubSpot credentials" in response.content.decode()
+
+
+def test_choosing_a_kind_needs_the_add_permission(org):
+    staff = UserFactory(is_staff=True)
+    client = Client()
+    client.force_login(staff)
+    assert client.get(ADD_URL).status_code == 403
