@@ -88,7 +88,9 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "connections_create": (
         "Create a CRM connection",
         "Connects a CRM: kind, base URL, credentials (stored encrypted), batch size, schedules, "
-        f"retry policy, conflict strategy and field mapping. The target URL is checked. {_ADMIN}",
+        "retry policy, conflict strategy and field mapping. The target URL is checked, and so is "
+        "every property the field mapping names, against the CRM's own property list (422 naming "
+        f"the ones it does not have). {_ADMIN}",
     ),
     "connections_retrieve": (
         "Get a CRM connection",
@@ -96,12 +98,15 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     ),
     "connections_update": (
         "Replace a CRM connection's settings",
-        f"Replaces the editable settings; credentials sent are merged into the stored ones. {_ADMIN}",
+        "Replaces the editable settings; credentials sent are merged into the stored ones. A field "
+        "mapping sent is checked against the CRM's own property list (422 naming the properties it "
+        f"does not have). {_ADMIN}",
     ),
     "connections_partial_update": (
         "Change a CRM connection's settings",
         "Changes only the fields sent. Pointing the connection at another host needs new "
-        f"credentials (they are bound to the host they were given for). {_ADMIN}",
+        "credentials (they are bound to the host they were given for). A field mapping sent is "
+        f"checked against the CRM's own property list (422 naming unknown properties). {_ADMIN}",
     ),
     "connections_destroy": (
         "Delete a CRM connection",
@@ -178,3 +183,9 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     ),
     "sync_runs_retrieve": ("Get a sync run", f"One run with its counts, timings and errors. {_READ}"),
 }
+
+# Operations that may answer 422: a field mapping naming properties the CRM does not have
+# (integrations/crm_properties.py).
+UNPROCESSABLE_OPERATIONS = frozenset(
+    {"connections_create", "connections_update", "connections_partial_update"}
+)

@@ -9,7 +9,7 @@ the project's error body, and `crm` as an enum of the CRM kinds.
 import copy
 import re
 
-from config.api_descriptions import OPERATIONS
+from config.api_descriptions import OPERATIONS, UNPROCESSABLE_OPERATIONS
 
 ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
 ERROR_SCHEMA = {
@@ -37,6 +37,11 @@ ERRORS = {
     "403": ("insufficient_scope", "This API key lacks the scope this call needs.", {}),
     "404": ("not_found", "Not found.", {}),
     "409": ("crm_not_enabled", "The CRM 'hubspot' is not enabled for this organization.", {"crm": "hubspot"}),
+    "422": (
+        "unknown_crm_properties",
+        "HubSpot has no contact property favourite_colour; map to one of its own properties.",
+        {"field_mapping.favourite_colour": ["HubSpot has no property 'favourite_colour'."]},
+    ),
     "413": ("request_too_large", "The request body is too large.", {"max_bytes": 1048576}),
     "415": ("unsupported_media_type", 'Unsupported media type "text/plain" in request.', {}),
     "429": ("throttled", "Request was throttled. Expected available in 12 seconds.", {"retry_after": 12}),
@@ -48,6 +53,8 @@ DESCRIPTIONS = {
     "403": "The key lacks the scope (read, write, sync or admin) this call needs.",
     "404": "No such object in the caller's organization (another organization's is a 404 too).",
     "409": "The CRM is not enabled for the organization, or the object's state forbids the call.",
+    "422": "The field mapping names properties the CRM does not have (`unknown_crm_properties`), or "
+    "the CRM's property list cannot be read to check them now (`crm_properties_unavailable`).",
     "413": "The body is larger than MAX_REQUEST_BODY_BYTES.",
     "415": "The body is not JSON.",
     "429": "Too many requests for this API key; retry after `details.retry_after` seconds.",
@@ -214,7 +221,10 @@ def postprocess(result, generator, request, public):
                     if "example" not in media and "examples" not in media and "schema" in media:
                         media["examples"] = {"response": {"value": _sample(media["schema"], components)}}
             authenticated = operation.get("security") != [{}] and bool(operation.get("security", True))
-            for status in _statuses(path, operation, authenticated, takes_crm or "crm" in path):
+            statuses = _statuses(path, operation, authenticated, takes_crm or "crm" in path)
+            if operation["operationId"] in UNPROCESSABLE_OPERATIONS:
+                statuses.append("422")
+            for status in statuses:
                 operation["responses"].setdefault(status, _error_response(status))
     return result
 

@@ -42,7 +42,7 @@ from crm_sync.models import (
     SyncStatus,
     registry_display_name,
 )
-from crm_sync.services.credentials import crm_credentials_test
+from crm_sync.services.credentials import connection_credentials_test, connection_credentials_try
 from crm_sync.services.queueing import contact_queue, contacts_queue_selected
 from crm_sync.services.retrying import (
     auth_failures_count,
@@ -406,6 +406,8 @@ class SyncCrmConnectionAdmin(CrmConnectionAdmin):
         "enabled",
     ]
     actions = [*CrmConnectionAdmin.actions, "test_credentials", "resume", "sync_now", "pull_now"]
+    # The setup form tests credentials with the code of the "Test credentials" action.
+    credentials_try = staticmethod(connection_credentials_try)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(**connection_list_annotations())
@@ -523,13 +525,12 @@ class SyncCrmConnectionAdmin(CrmConnectionAdmin):
 
     @admin.action(description="Test credentials")
     def test_credentials(self, request, queryset):
-        """Ask each CRM whether the stored credentials work; creates nothing in the CRM."""
+        """Ask each CRM whether the selected connection's stored credentials work (not another
+        connection of the same kind); creates nothing in the CRM."""
         actor = Actor.for_user(request.user)
         for connection in queryset.select_related("organization"):
             try:
-                result = crm_credentials_test(
-                    organization=connection.organization, crm=connection.kind, actor=actor
-                )
+                result = connection_credentials_test(connection=connection, actor=actor)
             except ApplicationError as exc:
                 self.message_user(request, f"{connection}: {exc.message}", messages.ERROR)
                 continue

@@ -1,89 +1,30 @@
-"""Admin of CRM connections: credentials never shown (only which are set, and when), new ones accepted."""
+"""Admin of CRM connections: a setup form per CRM kind (integrations/setup_forms.py); credentials
+never shown (only which are set, and when), new ones accepted write-only."""
 
-from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
+from django.template.response import TemplateResponse
 
 from accounts.actors import Actor
 from accounts.admin import OrganizationScopedAdmin
 from contacts.models import Event
-from core.errors import ApplicationError
-from core.parsers import json_loads_bounded
+from integrations import registry
 from integrations.models import CrmConnection
 from integrations.selectors import connection_uses_env_credentials, credentials_masked
 from integrations.services import (
-    EDITABLE_FIELDS,
     RULE_EVENTS,
-    connection_check,
     connection_circuit_close,
     connection_create,
     connection_delete,
     connection_update,
-    contact_rule_check,
-    contact_rule_events_resolve,
-    credentials_rebind_check,
 )
-
-
-def _formfield(db_field, **kwargs):
-    if isinstance(db_field, models.URLField):
-        kwargs.setdefault("assume_scheme", "https")
-    return db_field.formfield(**kwargs)
-
-
-class CrmConnectionForm(forms.ModelForm):
-    """`new_credentials` is a JSON object merged into the stored credentials; it is never pre-filled."""
-
-    new_credentials = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
-        help_text='JSON, e.g. {"access_token": "..."}. Merged into the stored credentials; '
-        '"" removes a field. Leave empty to keep them.',
-    )
-
-    class Meta:
-        model = CrmConnection
-        formfield_callback = _formfield
-        fields = ["organization", "kind", *EDITABLE_FIELDS]
-
-    def clean_new_credentials(self):
-        raw = self.cleaned_data.get("new_credentials", "").strip()
-        if not raw:
-            return None
-        try:
-            value = json_loads_bounded(raw)
-        except ValueError:
-            raise forms.ValidationError("Not valid JSON.") from None
-        except ApplicationError as exc:
-            raise forms.ValidationError(exc.message) from None
-        if not isinstance(value, dict):
-            raise forms.ValidationError("Must be a JSON object of field → value.")
-        return value
-
-    def _post_clean(self):
-        """Apply the services' rules here, so a rejected value is a form error, never a 500 on save."""
-        super()._post_clean()
-        if self.errors:
-            return
-        try:
-            events = self.cleaned_data.get(RULE_EVENTS) or []
-            if events and self.instance.organization_id is not None:
-                organization = self.instance.organization
-                events = contact_rule_events_resolve(organization=organization, events=list(events))
-            contact_rule_check(connection=self.instance, events=list(events))
-            connection_check(self.instance)
-            if self.instance.pk:
-                credentials_rebind_check(
-                    stored=CrmConnection.objects.get(pk=self.instance.pk),
-                    changed=self.instance,
-                    credentials=self.cleaned_data.get("new_credentials"),
-                )
-        except ApplicationError as exc:
-            aliases = {"credentials": "new_credentials"}
-            fields = [
-                aliases.get(name, name) for name in exc.details if aliases.get(name, name) in self.fields
-            ]
-            self.add_error(fields[0] if fields else None, exc.message)
+from integrations.setup_forms import (
+    FORM_MODEL_FIELDS,
+    CrmConnectionForm,
+    connection_setup_form,
+    setup_fieldsets,
+)
 
 
 @admin.register(CrmConnection)
@@ -117,23 +58,8 @@ class CrmConnectionAdmin(OrganizationScopedAdmin):
         "updated_at",
     ]
     actions = ["close_circuit"]
-    fieldsets = [
-        (None, {"fields": ["organization", "kind", "name", "enabled", "base_url"]}),
-        ("Credentials", {"fields": ["credentials_status", "new_credentials"]}),
-        (
-            "Sync",
-            {
-                "fields": [
-                    name
-                    for name in EDITABLE_FIELDS
-                    if name not in ("name", "enabled", "base_url") and not name.startswith("contact_rule")
-                ]
-            },
-        ),
-        (
-            "Contacts auto-sync takes",
-            {"fields": ["contact_rule", "contact_rule_tag", "contact_rule_subtype", RULE_EVENTS]},
-        ),
+    # The sections only the change page shows, after the setup form's (setup_fieldsets).
+    status_fieldsets = [
         (
             "Circuit and cursors",
             {"fields": ["circuit_state", "circuit_reason", "circuit_opened_at", "pull_cursors"]},
@@ -144,6 +70,60 @@ class CrmConnectionAdmin(OrganizationScopedAdmin):
         ),
         ("Timestamps", {"fields": ["created_at", "updated_at"]}),
     ]
+    # The credential test a save runs first (None: saved untested); crm_sync's admin sets it.
+    credentials_try = None
+
+    def _kind(self, request, obj=None) -> str | None:
+        """The kind being set up: the connection's, else ?kind= of the add page (None: not chosen)."""
+        if obj is not None:
+            return obj.kind
+        kind = request.GET.get("kind", "")
+        return kind if kind in registry.kinds() else None
+
+    def get_fieldsets(self, request, obj=None):
+        kind = self._kind(request, obj)
+        if kind is None:
+            return [(None, {"fields": ["organization", "name"]})]
+        fieldsets = setup_fieldsets(kind=kind, change=obj is not None)
+        return fieldsets + self.status_fieldsets if obj is not None else fieldsets
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kind = self._kind(request, obj)
+        if kind is not None:
+            kwargs["form"] = connection_setup_form(kind=kind, credentials_try=type(self).credentials_try)
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """Django wraps this view in one transaction; here the form calls the CRM (the credential
+        test, its property list), which must not happen inside an open transaction (a row lock or,
+        on SQLite, the whole database held for a network round trip). save_model writes through
+        the services, each atomic on its own."""
+        return self._changeform_view(request, object_id, form_url, extra_context)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """Pick the CRM kind first: each kind has its own credentials and settings."""
+        kind = self._kind(request)
+        if kind is None:
+            if not self.has_add_permission(request):
+                raise PermissionDenied
+            return TemplateResponse(
+                request,
+                "admin/integrations/crmconnection/choose_kind.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Add a CRM connection: which CRM?",
+                    "opts": self.model._meta,
+                    "kinds": [
+                        (name, cls.display_name, sorted(c.value for c in cls.capabilities))
+                        for name, cls in sorted(
+                            registry.connectors().items(), key=lambda item: item[1].display_name
+                        )
+                    ],
+                },
+            )
+        display = registry.get_connector_class(kind).display_name
+        context = {"title": f"Add a {display} connection", **(extra_context or {})}
+        return super().add_view(request, form_url=form_url, extra_context=context)
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name == RULE_EVENTS:
@@ -173,25 +153,34 @@ class CrmConnectionAdmin(OrganizationScopedAdmin):
         return "none"
 
     def save_model(self, request, obj, form, change):
-        """Writes go through the services (validation, audit); the form only collects values."""
+        """Writes go through the services (validation, audit); the form validated, tested the
+        credentials (unless told not to) and checked the mapping's targets against the CRM."""
         actor = Actor.for_user(request.user)
-        values = {name: form.cleaned_data[name] for name in EDITABLE_FIELDS if name in form.cleaned_data}
+        values = {name: form.cleaned_data[name] for name in FORM_MODEL_FIELDS if name in form.cleaned_data}
         if RULE_EVENTS in values:
             values[RULE_EVENTS] = list(values[RULE_EVENTS])
-        credentials = form.cleaned_data.get("new_credentials")
+        values["field_mapping"] = obj.field_mapping
+        values["settings"] = obj.settings
+        credentials = form.credentials_change
         with transaction.atomic():
             if change:
                 saved = connection_update(connection=obj, actor=actor, credentials=credentials, **values)
             else:
                 saved = connection_create(
                     organization=form.cleaned_data["organization"],
-                    kind=form.cleaned_data["kind"],
+                    kind=obj.kind,
                     actor=actor,
                     credentials=credentials,
                     **values,
                 )
         obj.pk = saved.pk
         obj.__dict__.update({k: v for k, v in saved.__dict__.items() if not k.startswith("_")})
+        if form.tested is not None:
+            self.message_user(
+                request, f"{saved}: credentials tested: {form.tested.message.rstrip('.')}.", messages.SUCCESS
+            )
+        elif form.cleaned_data.get("skip_credential_test"):
+            self.message_user(request, f"{saved}: saved without testing the credentials.", messages.WARNING)
 
     def save_related(self, request, form, formsets, change):
         """The events were set by the service in save_model (cleared when the rule does not use them)."""

@@ -14,6 +14,7 @@ from contacts.models import Contact
 from core.api import OrganizationScopedMixin
 from core.errors import NotFound
 from integrations import registry
+from integrations.crm_properties import field_mapping_targets_check
 from integrations.models import CrmConnection
 from integrations.selectors import (
     connection_get,
@@ -123,6 +124,11 @@ class ConnectionUpdateSerializer(_ConnectionFieldsSerializer):
             field.required = False
 
 
+def _mapping_check(connection: CrmConnection) -> None:
+    """A mapping written here targets only properties the CRM has (422 unknown_crm_properties)."""
+    field_mapping_targets_check(connection=connection)
+
+
 @extend_schema_view(
     create=extend_schema(request=ConnectionCreateSerializer, responses=ConnectionOutputSerializer),
     update=extend_schema(request=ConnectionUpdateSerializer, responses=ConnectionOutputSerializer),
@@ -158,6 +164,7 @@ class ConnectionViewSet(
             kind=data.pop("kind"),
             credentials=data.pop("credentials", None),
             actor=Actor.from_request(request),
+            before_save=_mapping_check if "field_mapping" in data else None,
             **data,
         )
         return Response(ConnectionOutputSerializer(connection).data, status=201)
@@ -172,6 +179,7 @@ class ConnectionViewSet(
             actor=Actor.from_request(request),
             credentials=data.pop("credentials", None),
             replace_credentials=data.pop("replace_credentials", False),
+            before_save=_mapping_check if "field_mapping" in data else None,
             **data,
         )
         return Response(ConnectionOutputSerializer(connection).data)

@@ -5,6 +5,7 @@ Audit entries never hold credential values: only which credential fields changed
 
 import copy
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -281,9 +282,14 @@ def connection_create(
     kind: str,
     actor: Actor,
     credentials: dict[str, Any] | None = None,
+    before_save: Callable[[CrmConnection], None] | None = None,
     **fields: Any,
 ) -> CrmConnection:
-    """Create a connection; batch_size defaults to the CRM's maximum."""
+    """Create a connection; batch_size defaults to the CRM's maximum.
+
+    `before_save` sees the connection once every rule passed, before it is written, and may
+    refuse it by raising (the API checks the mapping's targets against the CRM there).
+    """
     connector_class = get_connector_class(kind)
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
@@ -299,6 +305,8 @@ def connection_create(
         connection.credentials_changed_at = timezone.now()
     connection_check(connection)
     connection.credentials_hosts = connection_target_hosts(connection=connection)
+    if before_save is not None:
+        before_save(connection)
     _save(connection)
     if events:
         connection.contact_rule_events.set(events)
@@ -325,6 +333,7 @@ def connection_update(
     actor: Actor,
     credentials: dict[str, Any] | None = None,
     replace_credentials: bool = False,
+    before_save: Callable[[CrmConnection], None] | None = None,
     **fields: Any,
 ) -> CrmConnection:
     """Change editable fields; `credentials` are merged into the stored ones (or replace them).
@@ -332,6 +341,7 @@ def connection_update(
     A credential field set to "" or null is removed. New credentials drop any cached token.
     Re-pointing a connection that has credentials needs new credentials, which then replace the
     stored ones (credentials_rebind_check); credentials are bound to the hosts they were given for.
+    `before_save` sees the changed connection before it is written and may refuse it by raising.
     """
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
@@ -375,6 +385,8 @@ def connection_update(
         connection.credentials_hosts = connection_target_hosts(connection=connection)
     if not changes:
         return connection
+    if before_save is not None:
+        before_save(connection)
     _save(connection)
     if RULE_EVENTS in changes:
         connection.contact_rule_events.set(events)

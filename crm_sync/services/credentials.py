@@ -134,6 +134,27 @@ def crm_credentials_test(
         raise InvalidInput(f"{crm} cannot test credentials.", code="not_supported", details={"crm": crm})
     trial_credentials = credentials_from_input(crm=crm, api_key=api_key, credentials=credentials)
     connection = _trial_connection(organization=organization, crm=crm, credentials=trial_credentials)
+    if trial_credentials is None:
+        return connection_credentials_test(connection=connection, actor=actor)
+    return connection_credentials_try(connection=connection)
+
+
+def connection_credentials_test(*, connection: CrmConnection, actor: Actor) -> CredentialTestResult:
+    """Test one stored connection's credentials; a success closes its circuit (the pause an auth
+    failure opened), since the CRM has just accepted them."""
+    result = connection_credentials_try(connection=connection)
+    if result.status == "valid" and connection.is_circuit_open:
+        connections.circuit_close(connection=connection, actor=actor)
+    return result
+
+
+def connection_credentials_try(*, connection: CrmConnection) -> CredentialTestResult:
+    """Ask the CRM whether `connection`'s credentials work (stored, or an unsaved draft's), creating
+    nothing there. The one credential test behind the API, the admin action and the setup form."""
+    crm = connection.kind
+    connector_class = registry.get_connector_class(crm)
+    if Capability.TEST_CREDENTIALS not in connector_class.capabilities:
+        raise InvalidInput(f"{crm} cannot test credentials.", code="not_supported", details={"crm": crm})
     name = connector_class.display_name
     try:
         check = connector_class(connection).test_credentials()
@@ -156,8 +177,6 @@ def crm_credentials_test(
             f"Invalid {name} credentials",
             error=(check.message or "Refused")[:MESSAGE_MAX_CHARS],
         )
-    if trial_credentials is None and connection.is_circuit_open:
-        connections.circuit_close(connection=connection, actor=actor)
     return CredentialTestResult(
         crm,
         "valid",

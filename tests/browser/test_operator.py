@@ -149,7 +149,8 @@ def test_operator_journey(page, demo, screenshot, worker_queue):
 
         # Broken credentials pause the connection; fixed, Resume retries what failed.
         page.goto(f"{url}/admin/integrations/crmconnection/{hubspot.pk}/change/")
-        page.fill("#id_new_credentials", '{"access_token": "pat-na1-wrong"}')
+        page.fill("#id_credential__access_token", "pat-na1-wrong")
+        page.check("#id_skip_credential_test")  # the form tests credentials first: store them anyway
         page.click("input[name=_save]")
         queue_for_hubspot(page, url, emails[5:6])
         assert wait_for(lambda: CrmConnection.objects.get(pk=hubspot.pk).is_circuit_open)
@@ -159,8 +160,9 @@ def test_operator_journey(page, demo, screenshot, worker_queue):
         assert "circuit" not in row.inner_text().lower()
         screenshot("connection-list-paused")
         page.goto(f"{url}/admin/integrations/crmconnection/{hubspot.pk}/change/")
-        page.fill("#id_new_credentials", f'{{"access_token": "{sandbox_credentials.HUBSPOT_TOKEN}"}}')
+        page.fill("#id_credential__access_token", sandbox_credentials.HUBSPOT_TOKEN)
         page.click("input[name=_save]")
+        assert "credentials tested" in page.locator("ul.messagelist").inner_text()
         page.locator("#result_list tr", has_text="HubSpot").locator("input.action-select").check()
         page.select_option("select[name=action]", "resume")
         page.click("button[name=index]")

@@ -83,6 +83,7 @@ def staff_client(org):
         "/admin/contacts/contact/import/",
         "/admin/contacts/contact/export/",
         "/admin/integrations/crmconnection/add/",
+        "/admin/integrations/crmconnection/add/?kind=hubspot",
         "/admin/accounts/organization/add/",
         "/admin/django_celery_beat/periodictask/add/",
         "/api/v1/",

@@ -24,6 +24,7 @@ from django.urls import get_resolver
 from accounts.models import AuditEvent
 from crm_sync.models import ContactSyncState
 from crm_sync.services.push import push_connection_drain
+from integrations import registry
 from integrations.models import CrmConnection
 from sandbox.config import config_update
 from tests.factories import UserFactory
@@ -164,6 +165,51 @@ def test_a_credential_used_for_a_full_sync_appears_nowhere(live_server, org, mak
         response = superuser.get(page)
         assert response.status_code in (200, 302), f"{page}: {response.status_code}"
         assert_clean(response.content.decode(), f"the admin page {page}")
+
+    # ---- the setup form: every kind's add page, and forms posted with the canary -----------------
+    for kind in registry.kinds():
+        page = superuser.get(f"/admin/integrations/crmconnection/add/?kind={kind}")
+        assert page.status_code == 200
+        assert_clean(page.content.decode(), f"the setup form of {kind}")
+    setup = {
+        "organization": org.pk,
+        "name": "canary-admin",
+        "enabled": "on",
+        "base_url": base,
+        "credential__access_token": CANARY,
+        "batch_size": 100,
+        "push_interval_seconds": 60,
+        "pull_interval_seconds": 300,
+        "retry_base_seconds": 30,
+        "retry_cap_seconds": 3600,
+        "max_retries": 8,
+        "conflict_strategy": "latest_timestamp",
+        "sync_direction": "both",
+        "contact_rule": "all",
+        "mapping-rows": 1,
+        "mapping-0-local": "job_title",
+        "mapping-0-remote": "no_such_property",
+    }
+    config_update(kind="hubspot", changes={"credentials": {"tokens": [CANARY]}})
+    refused = superuser.post("/admin/integrations/crmconnection/add/?kind=hubspot", setup)
+    assert refused.status_code == 200 and "no_such_property" in refused.content.decode()
+    assert_clean(refused.content.decode(), "the setup form refusing a mapping")
+    setup["mapping-0-remote"] = "jobtitle"
+    saved = superuser.post("/admin/integrations/crmconnection/add/?kind=hubspot", setup, follow=True)
+    assert "credentials tested" in saved.content.decode()
+    assert_clean(saved.content.decode(), "the page after saving the setup form")
+    admin_made = CrmConnection.objects.get(name="canary-admin")
+    assert admin_made.credentials == {"access_token": CANARY}
+    edit = superuser.get(f"/admin/integrations/crmconnection/{admin_made.pk}/change/").content.decode()
+    assert 'value="jobtitle" selected' in edit  # its mapping, picked from the CRM's list
+    assert_clean(edit, "the setup form of a saved connection")
+    config_update(kind="hubspot", changes={"credentials": {"tokens": ["another-token"]}})
+    failed = superuser.post(
+        f"/admin/integrations/crmconnection/{admin_made.pk}/change/",
+        {**setup, "base_url": base + "/", "organization": ""},
+    )
+    assert "Credential test failed" in failed.content.decode()
+    assert_clean(failed.content.decode(), "the setup form after a failed credential test")
 
     # ---- stored errors and audit events --------------------------------------------------------
     for state in ContactSyncState.objects.all():

@@ -7,7 +7,7 @@ from tests.integrations.factories import CrmConnectionFactory
 
 pytestmark = pytest.mark.django_db
 
-ADD_URL = "/admin/integrations/crmconnection/add/"
+ADD_URL = "/admin/integrations/crmconnection/add/?kind=hubspot"
 
 
 @pytest.fixture
@@ -20,11 +20,12 @@ def superuser_client():
 def form_data(org, **overrides):
     data = {
         "organization": org.pk,
-        "kind": "hubspot",
         "name": "main",
         "enabled": "on",
         "base_url": "https://api.hubapi.com",
-        "new_credentials": '{"access_token": "pat-na1-from-admin-9876"}',
+        "credential__access_token": "pat-na1-from-admin-9876",
+        # No CRM to test against here (tests/integrations/core/test_setup_form.py tests saving).
+        "skip_credential_test": "on",
         "batch_size": 100,
         "push_interval_seconds": 10,
         "pull_interval_seconds": 300,
@@ -34,8 +35,7 @@ def form_data(org, **overrides):
         "conflict_strategy": "remote_wins",
         "sync_direction": "both",
         "contact_rule": "all",
-        "field_mapping": "{}",
-        "settings": "{}",
+        "mapping-rows": 0,
     }
     data.update(overrides)
     return data

@@ -205,7 +205,7 @@ def test_admin_saves_a_rule_with_events_through_the_services(org, superuser_clie
     data = form_data(
         org, sync_direction="pull", contact_rule="event_registrants", contact_rule_events=[str(event.pk)]
     )
-    response = superuser_client.post("/admin/integrations/crmconnection/add/", data)
+    response = superuser_client.post("/admin/integrations/crmconnection/add/?kind=hubspot", data)
     assert response.status_code == 302, response.content.decode()[:2000]
     connection = CrmConnection.objects.get(name="main")
     assert connection.sync_direction == "pull"
@@ -216,7 +216,8 @@ def test_admin_saves_a_rule_with_events_through_the_services(org, superuser_clie
 
 def test_admin_shows_a_rule_without_its_value_as_a_form_error(org, superuser_client):
     response = superuser_client.post(
-        "/admin/integrations/crmconnection/add/", form_data(org, contact_rule="tag", contact_rule_tag="")
+        "/admin/integrations/crmconnection/add/?kind=hubspot",
+        form_data(org, contact_rule="tag", contact_rule_tag=""),
     )
     assert response.status_code == 200
     assert "contact_rule &#x27;tag&#x27; needs contact_rule_tag" in response.content.decode()
@@ -226,7 +227,7 @@ def test_admin_shows_a_rule_without_its_value_as_a_form_error(org, superuser_cli
 def test_admin_refuses_another_organizations_event(org, other_org, superuser_client):
     foreign = EventFactory(organization=other_org)
     response = superuser_client.post(
-        "/admin/integrations/crmconnection/add/",
+        "/admin/integrations/crmconnection/add/?kind=hubspot",
         form_data(org, contact_rule="event_registrants", contact_rule_events=[str(foreign.pk)]),
     )
     assert response.status_code == 200
