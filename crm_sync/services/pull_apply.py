@@ -26,6 +26,7 @@ from contacts.signals import contacts_changed
 from contacts.validation import email_normalize
 from core import jsontext
 from core.bulk import bulk_create_rows, bulk_update_rows
+from core.rows import instance_new
 from crm_sync.models import (
     ContactSyncState,
     ProcessingStatus,
@@ -203,14 +204,17 @@ def records_store(
         contact_id = (contact_ids or {}).get(record.remote_id) or linked.get(values["contact_remote_id"])
         row = existing.get(record.remote_id)
         if row is None:
-            row = RemoteRecord(
-                organization_id=connection.organization_id,
-                connection=connection,
-                object_type=ctx.object_type,
-                remote_id=record.remote_id[:255],
-                fetched_at=ctx.now,
-                contact_id=contact_id,
-                **values,
+            row = instance_new(
+                RemoteRecord,
+                {
+                    "organization_id": connection.organization_id,
+                    "connection_id": connection.pk,
+                    "object_type": ctx.object_type,
+                    "remote_id": record.remote_id[:255],
+                    "fetched_at": ctx.now,
+                    "contact_id": contact_id,
+                    **values,
+                },
             )
             new.append(row)
             existing[record.remote_id] = row
@@ -468,7 +472,7 @@ def _match(records: list[PulledRecord], ctx: PullContext, tally: PageTally):
         if contact is not None:
             claimed.add(contact.pk)
         matched[record.remote_id] = (contact, state)
-    return matched, states, merged_ids
+    return matched, states, merged_ids, set(by_email)
 
 
 def page_apply_contacts(*, records: list[PulledRecord], ctx: PullContext) -> PageTally:
@@ -479,13 +483,8 @@ def page_apply_contacts(*, records: list[PulledRecord], ctx: PullContext) -> Pag
     kind = connection.kind
     for record in records:
         _track_newest(record, tally)
-    matched, states_by_remote, merged_ids = _match(records, ctx, tally)
-    taken_emails = set(
-        Contact.objects.filter(
-            organization_id=connection.organization_id,
-            email__in=[r.email for r in records if r.email],
-        ).values_list("email", flat=True)
-    )
+    # taken_emails: the organization's contacts holding any email of the page (read by _match).
+    matched, states_by_remote, merged_ids, taken_emails = _match(records, ctx, tally)
 
     new_contacts: list[Contact] = []
     changed_contacts: dict[Any, tuple[Contact, dict]] = {}
@@ -522,11 +521,14 @@ def page_apply_contacts(*, records: list[PulledRecord], ctx: PullContext) -> Pag
                     "email",
                 )
                 remote.pop("email")
-            contact = Contact(
-                organization_id=connection.organization_id,
-                source=f"crm:{kind}"[:64],
-                created_by_type="system",
-                created_by_label=f"crm:{kind}"[:200],
+            contact = instance_new(
+                Contact,
+                {
+                    "organization_id": connection.organization_id,
+                    "source": f"crm:{kind}"[:64],
+                    "created_by_type": "system",
+                    "created_by_label": f"crm:{kind}"[:200],
+                },
             )
             for name, value in remote.items():
                 _set_value(contact, name, value)
@@ -534,15 +536,18 @@ def page_apply_contacts(*, records: list[PulledRecord], ctx: PullContext) -> Pag
                 taken_emails.add(contact.email)
             new_contacts.append(contact)
             tally.created += 1
-            state = ContactSyncState(
-                contact=contact,
-                connection=connection,
-                remote_id=record.remote_id[:255],
-                sync_status=SyncStatus.COMPLETE,
-                processing_status=ProcessingStatus.COMPLETE,
-                base_values=jsonable(remote),
-                last_pulled_at=ctx.now,
-                last_synced_at=ctx.now,
+            state = instance_new(
+                ContactSyncState,
+                {
+                    "contact_id": contact.pk,
+                    "connection_id": connection.pk,
+                    "remote_id": record.remote_id[:255],
+                    "sync_status": SyncStatus.COMPLETE,
+                    "processing_status": ProcessingStatus.COMPLETE,
+                    "base_values": jsonable(remote),
+                    "last_pulled_at": ctx.now,
+                    "last_synced_at": ctx.now,
+                },
             )
             state.pushed_hash = _contact_hash(contact, connection)
             new_states.append(state)
@@ -604,12 +609,15 @@ def page_apply_contacts(*, records: list[PulledRecord], ctx: PullContext) -> Pag
         if state is None:
             # Matched by email: local values the CRM may lack were never pushed there, so no
             # pushed hash (the next local change pushes the whole contact).
-            state = ContactSyncState(
-                contact=contact,
-                connection=connection,
-                sync_status=SyncStatus.COMPLETE,
-                processing_status=ProcessingStatus.COMPLETE,
-                last_synced_at=ctx.now,
+            state = instance_new(
+                ContactSyncState,
+                {
+                    "contact_id": contact.pk,
+                    "connection_id": connection.pk,
+                    "sync_status": SyncStatus.COMPLETE,
+                    "processing_status": ProcessingStatus.COMPLETE,
+                    "last_synced_at": ctx.now,
+                },
             )
             new_states.append(state)
         else:
@@ -658,7 +666,6 @@ def page_apply_contacts(*, records: list[PulledRecord], ctx: PullContext) -> Pag
             Contact, [c for c, _ in changed_contacts.values()], [*fields, "search_text", "updated_at"]
         )
     for state in new_states:
-        state.contact_id = state.contact.pk
         state.created_at = state.updated_at = ctx.now
     bulk_create_rows(ContactSyncState, new_states)
     for state in changed_states:
