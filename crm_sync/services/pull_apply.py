@@ -88,6 +88,9 @@ class PullContext:
     actor: Actor
     changed_contact_ids: list = field(default_factory=list)
     created_contact_ids: list = field(default_factory=list)
+    # Other object types this connection pulls (deals...): their records may name a contact
+    # pulled only later, and link to it when it arrives (contacts only).
+    linked_types: tuple[str, ...] = ()
 
     @property
     def mapped_names(self) -> set[str]:
@@ -475,6 +478,26 @@ def _match(records: list[PulledRecord], ctx: PullContext, tally: PageTally):
     return matched, states, merged_ids, set(by_email)
 
 
+def _link_waiting_records(*, contact_ids: dict[str, Any], ctx: PullContext) -> None:
+    """Link records pulled before their contact (a deal whose contact came in a later page or
+    run) to the contacts of this page; one read and at most one write a page."""
+    by_remote = {remote_id: pk for remote_id, pk in contact_ids.items() if pk is not None}
+    if not ctx.linked_types or not by_remote:
+        return
+    waiting = list(
+        RemoteRecord.objects.filter(
+            connection=ctx.connection,
+            object_type__in=ctx.linked_types,
+            contact_remote_id__in=list(by_remote),
+            contact_id__isnull=True,
+        ).only("pk", "contact_remote_id")
+    )
+    for row in waiting:
+        row.contact_id = by_remote[row.contact_remote_id]
+        row.updated_at = ctx.now
+    bulk_update_rows(RemoteRecord, waiting, ["contact", "updated_at"])
+
+
 def page_apply_contacts(*, records: list[PulledRecord], ctx: PullContext) -> PageTally:
     """A page of contacts: matched, merged, created or updated, linked; pushed-hash set against echo."""
     tally = PageTally(fetched=len(records))
@@ -689,6 +712,7 @@ def page_apply_contacts(*, records: list[PulledRecord], ctx: PullContext) -> Pag
         states=[*new_states, *changed_states], connection=connection, direction="pull", now=ctx.now
     )
     records_store(records=records, ctx=ctx, tally=tally, contact_ids=contact_ids)
+    _link_waiting_records(contact_ids=contact_ids, ctx=ctx)
     if audit_events:
         audit_record_many(organization=connection.organization, actor=ctx.actor, events=audit_events)
     opened = []

@@ -198,3 +198,32 @@ def test_the_queries_of_a_page_do_not_grow_with_the_records_in_it(setup, paged):
         big_run = pull_run(connection_id=connection_pk, object_type="contacts")
     assert big_run.fetched == 4 * small_run.fetched and big_run.conflicts == conflicts_before
     assert len(captured.captured_queries) == small
+
+
+def test_a_deal_pulled_before_its_contact_is_linked_when_the_contact_arrives(connection, paged, org):
+    from tests.contacts.factories import ContactFactory
+
+    other = ContactFactory(organization=org, email="other@example.com")
+    paged.records["deals"] = [
+        {"id": "d1", "updated_at": T0, "name": "Early deal", "contact_id": "1"},
+        {"id": "d2", "updated_at": T0, "name": "Still waiting", "contact_id": "999"},
+        {"id": "d3", "updated_at": T0, "name": "Already linked", "contact_id": "2"},
+    ]
+    run = pull_run(connection_id=connection.pk, object_type="deals")
+    assert run.created == 3
+    assert not RemoteRecord.objects.filter(object_type="deals", contact__isnull=False).exists()
+    RemoteRecord.objects.filter(remote_id="d3").update(contact=other)  # linked some other way: kept
+    paged.records["contacts"] = [person(1, at=T0), person(2, at=T0)]
+    pull_run(connection_id=connection.pk, object_type="contacts")
+    early = RemoteRecord.objects.get(object_type="deals", remote_id="d1")
+    assert early.contact_id == Contact.objects.get(email="person1@example.com").pk
+    assert RemoteRecord.objects.get(remote_id="d2").contact_id is None
+    assert RemoteRecord.objects.get(remote_id="d3").contact_id == other.pk
+    # a later pull of the deals keeps the link; d3 then follows what the CRM says (contact 2)
+    again = pull_run(connection_id=connection.pk, object_type="deals", backfill=True)
+    assert (again.unchanged, again.updated) == (2, 1)
+    assert RemoteRecord.objects.get(remote_id="d1").contact_id == early.contact_id
+    assert (
+        RemoteRecord.objects.get(remote_id="d3").contact_id
+        == Contact.objects.get(email="person2@example.com").pk
+    )
