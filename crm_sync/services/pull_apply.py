@@ -191,7 +191,7 @@ def records_store(
             "remote_id", "contact_id"
         )
     )
-    new, changed = [], []
+    new, changed, seen = [], [], []
     compared = (
         "fields",
         "raw",
@@ -231,13 +231,17 @@ def records_store(
             values["archived_at"] = None
         elif values["archived"] and row.archived:
             values["archived_at"] = row.archived_at
-        for name, value in values.items():
-            setattr(row, name, value)
-        if contact_id is not None:
-            row.contact_id = contact_id
         row.fetched_at = ctx.now
         row.updated_at = ctx.now
-        changed.append(row)
+        if same and row.archived_at == values["archived_at"] and ctx.object_type not in RECORD_ENTITIES:
+            # Nothing but when it was seen: write only that, not the record's JSON again.
+            seen.append(row)
+        else:
+            for name, value in values.items():
+                setattr(row, name, value)
+            if contact_id is not None:
+                row.contact_id = contact_id
+            changed.append(row)
         if contact_ids is None:
             if same:
                 tally.unchanged += 1
@@ -269,6 +273,7 @@ def records_store(
             "updated_at",
         ],
     )
+    bulk_update_rows(RemoteRecord, seen, ["fetched_at", "updated_at"])
     _mark_merged(records=records, ctx=ctx)
     return existing
 

@@ -163,6 +163,9 @@ def test_a_mixed_page_applies_every_case_as_the_record_by_record_rules_say(setup
     assert sorted(records, key=int) == [str(i) for i in range(7)]
     assert all(records[str(i)].contact_id == _state(connection, i).contact_id for i in range(7))
     assert records["3"].archived and records["2"].email == "renamed2@example.com"
+    # an unchanged record is only marked seen again, its stored copy as it was
+    assert records["0"].fetched_at == records["1"].fetched_at > records["0"].created_at
+    assert records["0"].raw["company"] == "Co 0" and records["0"].fields["first_name"] == "First0"
     assert records["1"].fields["company"] == "NewCo 1" and records["1"].raw["company"] == "NewCo 1"
     # the timeline: one pull event per contact each pull; the audit: what was created or changed
     assert ContactSyncEvent.objects.filter(direction="pull").count() == 6 + 7
