@@ -421,6 +421,20 @@ def _set_value(contact: Contact, name: str, value: Any) -> None:
         contact.custom_properties = custom
 
 
+# The push side's columns a pull never reads (the kept request and response bodies may be
+# kilobytes a row): not loaded with the page's states.
+STATE_COLUMNS_UNREAD = (
+    "last_request",
+    "last_response",
+    "next_retry_at",
+    "last_retry_at",
+    "queued_at",
+    "due_at",
+    "claim_token",
+    "claimed_at",
+)
+
+
 def _match(records: list[PulledRecord], ctx: PullContext, tally: PageTally):
     """States and contacts for the page: by remote id, then by an id merged into a record, then email."""
     connection = ctx.connection
@@ -429,9 +443,9 @@ def _match(records: list[PulledRecord], ctx: PullContext, tally: PageTally):
     # Locked: a push worker's write-back of these rows waits for this page, then wins.
     states = {
         s.remote_id: s
-        for s in ContactSyncState.objects.select_for_update().filter(
-            connection=connection, remote_id__in=ids + list(merged_ids)
-        )
+        for s in ContactSyncState.objects.select_for_update()
+        .defer(*STATE_COLUMNS_UNREAD)
+        .filter(connection=connection, remote_id__in=ids + list(merged_ids))
     }
     emails = {r.email for r in records if r.email}
     contacts = {
@@ -446,9 +460,9 @@ def _match(records: list[PulledRecord], ctx: PullContext, tally: PageTally):
     }
     email_states = {
         s.contact_id: s
-        for s in ContactSyncState.objects.select_for_update().filter(
-            connection=connection, contact_id__in=[c.pk for c in by_email.values()]
-        )
+        for s in ContactSyncState.objects.select_for_update()
+        .defer(*STATE_COLUMNS_UNREAD)
+        .filter(connection=connection, contact_id__in=[c.pk for c in by_email.values()])
     }
     matched: dict[str, tuple[Contact | None, ContactSyncState | None]] = {}
     claimed: set = set()
