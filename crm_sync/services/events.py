@@ -9,23 +9,28 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.bulk import bulk_create_rows
+from core.rows import instance_new
 from crm_sync.models import ContactSyncEvent, ContactSyncState
 
 
 def sync_events_record(*, states: list[ContactSyncState], connection, direction: str, now: datetime) -> None:
     """Record what just happened to each of `states` (as they now stand in memory)."""
+    max_attempts = min(connection.max_retries, 32767)
     events = [
-        ContactSyncEvent(
-            contact_id=state.contact_id,
-            connection_id=connection.pk,
-            direction=direction,
-            sync_status=state.sync_status,
-            http_status=state.http_status,
-            error_category=state.error_category,
-            error=(state.error or state.skip_reason)[:500],
-            attempt=min(state.retry_count, 32767),
-            max_attempts=min(connection.max_retries, 32767),
-            at=now,
+        instance_new(  # Model.__init__ skipped: a pulled page records up to 200 of these
+            ContactSyncEvent,
+            {
+                "contact_id": state.contact_id,
+                "connection_id": connection.pk,
+                "direction": direction,
+                "sync_status": state.sync_status,
+                "http_status": state.http_status,
+                "error_category": state.error_category,
+                "error": (state.error or state.skip_reason)[:500],
+                "attempt": min(state.retry_count, 32767),
+                "max_attempts": max_attempts,
+                "at": now,
+            },
         )
         for state in states
         if state.contact_id is not None

@@ -345,6 +345,9 @@ def pull_run(
         definitions=_definitions(connection) if object_type == "contacts" else {},
         now=timezone.now(),
         actor=Actor.system(label),
+        linked_types=tuple(t for t in connection_pull_types(connection=connection) if t != "contacts")
+        if object_type == "contacts"
+        else (),
     )
     deadline = time.monotonic() + max_seconds if max_seconds else None
     with call_metering() as meter:

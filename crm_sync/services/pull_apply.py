@@ -26,6 +26,7 @@ from contacts.signals import contacts_changed
 from contacts.validation import email_normalize
 from core import jsontext
 from core.bulk import bulk_create_rows, bulk_update_rows
+from core.rows import instance_new
 from crm_sync.models import (
     ContactSyncState,
     ProcessingStatus,
@@ -87,6 +88,9 @@ class PullContext:
     actor: Actor
     changed_contact_ids: list = field(default_factory=list)
     created_contact_ids: list = field(default_factory=list)
+    # Other object types this connection pulls (deals...): their records may name a contact
+    # pulled only later, and link to it when it arrives (contacts only).
+    linked_types: tuple[str, ...] = ()
 
     @property
     def mapped_names(self) -> set[str]:
@@ -187,7 +191,7 @@ def records_store(
             "remote_id", "contact_id"
         )
     )
-    new, changed = [], []
+    new, changed, seen = [], [], []
     compared = (
         "fields",
         "raw",
@@ -203,14 +207,17 @@ def records_store(
         contact_id = (contact_ids or {}).get(record.remote_id) or linked.get(values["contact_remote_id"])
         row = existing.get(record.remote_id)
         if row is None:
-            row = RemoteRecord(
-                organization_id=connection.organization_id,
-                connection=connection,
-                object_type=ctx.object_type,
-                remote_id=record.remote_id[:255],
-                fetched_at=ctx.now,
-                contact_id=contact_id,
-                **values,
+            row = instance_new(
+                RemoteRecord,
+                {
+                    "organization_id": connection.organization_id,
+                    "connection_id": connection.pk,
+                    "object_type": ctx.object_type,
+                    "remote_id": record.remote_id[:255],
+                    "fetched_at": ctx.now,
+                    "contact_id": contact_id,
+                    **values,
+                },
             )
             new.append(row)
             existing[record.remote_id] = row
@@ -224,13 +231,17 @@ def records_store(
             values["archived_at"] = None
         elif values["archived"] and row.archived:
             values["archived_at"] = row.archived_at
-        for name, value in values.items():
-            setattr(row, name, value)
-        if contact_id is not None:
-            row.contact_id = contact_id
         row.fetched_at = ctx.now
         row.updated_at = ctx.now
-        changed.append(row)
+        if same and row.archived_at == values["archived_at"] and ctx.object_type not in RECORD_ENTITIES:
+            # Nothing but when it was seen: write only that, not the record's JSON again.
+            seen.append(row)
+        else:
+            for name, value in values.items():
+                setattr(row, name, value)
+            if contact_id is not None:
+                row.contact_id = contact_id
+            changed.append(row)
         if contact_ids is None:
             if same:
                 tally.unchanged += 1
@@ -262,6 +273,7 @@ def records_store(
             "updated_at",
         ],
     )
+    bulk_update_rows(RemoteRecord, seen, ["fetched_at", "updated_at"])
     _mark_merged(records=records, ctx=ctx)
     return existing
 
@@ -409,6 +421,20 @@ def _set_value(contact: Contact, name: str, value: Any) -> None:
         contact.custom_properties = custom
 
 
+# The push side's columns a pull never reads (the kept request and response bodies may be
+# kilobytes a row): not loaded with the page's states.
+STATE_COLUMNS_UNREAD = (
+    "last_request",
+    "last_response",
+    "next_retry_at",
+    "last_retry_at",
+    "queued_at",
+    "due_at",
+    "claim_token",
+    "claimed_at",
+)
+
+
 def _match(records: list[PulledRecord], ctx: PullContext, tally: PageTally):
     """States and contacts for the page: by remote id, then by an id merged into a record, then email."""
     connection = ctx.connection
@@ -417,9 +443,9 @@ def _match(records: list[PulledRecord], ctx: PullContext, tally: PageTally):
     # Locked: a push worker's write-back of these rows waits for this page, then wins.
     states = {
         s.remote_id: s
-        for s in ContactSyncState.objects.select_for_update().filter(
-            connection=connection, remote_id__in=ids + list(merged_ids)
-        )
+        for s in ContactSyncState.objects.select_for_update()
+        .defer(*STATE_COLUMNS_UNREAD)
+        .filter(connection=connection, remote_id__in=ids + list(merged_ids))
     }
     emails = {r.email for r in records if r.email}
     contacts = {
@@ -434,9 +460,9 @@ def _match(records: list[PulledRecord], ctx: PullContext, tally: PageTally):
     }
     email_states = {
         s.contact_id: s
-        for s in ContactSyncState.objects.select_for_update().filter(
-            connection=connection, contact_id__in=[c.pk for c in by_email.values()]
-        )
+        for s in ContactSyncState.objects.select_for_update()
+        .defer(*STATE_COLUMNS_UNREAD)
+        .filter(connection=connection, contact_id__in=[c.pk for c in by_email.values()])
     }
     matched: dict[str, tuple[Contact | None, ContactSyncState | None]] = {}
     claimed: set = set()
@@ -468,7 +494,27 @@ def _match(records: list[PulledRecord], ctx: PullContext, tally: PageTally):
         if contact is not None:
             claimed.add(contact.pk)
         matched[record.remote_id] = (contact, state)
-    return matched, states, merged_ids
+    return matched, states, merged_ids, set(by_email)
+
+
+def _link_waiting_records(*, contact_ids: dict[str, Any], ctx: PullContext) -> None:
+    """Link records pulled before their contact (a deal whose contact came in a later page or
+    run) to the contacts of this page; one read and at most one write a page."""
+    by_remote = {remote_id: pk for remote_id, pk in contact_ids.items() if pk is not None}
+    if not ctx.linked_types or not by_remote:
+        return
+    waiting = list(
+        RemoteRecord.objects.filter(
+            connection=ctx.connection,
+            object_type__in=ctx.linked_types,
+            contact_remote_id__in=list(by_remote),
+            contact_id__isnull=True,
+        ).only("pk", "contact_remote_id")
+    )
+    for row in waiting:
+        row.contact_id = by_remote[row.contact_remote_id]
+        row.updated_at = ctx.now
+    bulk_update_rows(RemoteRecord, waiting, ["contact", "updated_at"])
 
 
 def page_apply_contacts(*, records: list[PulledRecord], ctx: PullContext) -> PageTally:
@@ -479,13 +525,8 @@ def page_apply_contacts(*, records: list[PulledRecord], ctx: PullContext) -> Pag
     kind = connection.kind
     for record in records:
         _track_newest(record, tally)
-    matched, states_by_remote, merged_ids = _match(records, ctx, tally)
-    taken_emails = set(
-        Contact.objects.filter(
-            organization_id=connection.organization_id,
-            email__in=[r.email for r in records if r.email],
-        ).values_list("email", flat=True)
-    )
+    # taken_emails: the organization's contacts holding any email of the page (read by _match).
+    matched, states_by_remote, merged_ids, taken_emails = _match(records, ctx, tally)
 
     new_contacts: list[Contact] = []
     changed_contacts: dict[Any, tuple[Contact, dict]] = {}
@@ -522,11 +563,14 @@ def page_apply_contacts(*, records: list[PulledRecord], ctx: PullContext) -> Pag
                     "email",
                 )
                 remote.pop("email")
-            contact = Contact(
-                organization_id=connection.organization_id,
-                source=f"crm:{kind}"[:64],
-                created_by_type="system",
-                created_by_label=f"crm:{kind}"[:200],
+            contact = instance_new(
+                Contact,
+                {
+                    "organization_id": connection.organization_id,
+                    "source": f"crm:{kind}"[:64],
+                    "created_by_type": "system",
+                    "created_by_label": f"crm:{kind}"[:200],
+                },
             )
             for name, value in remote.items():
                 _set_value(contact, name, value)
@@ -534,15 +578,18 @@ def page_apply_contacts(*, records: list[PulledRecord], ctx: PullContext) -> Pag
                 taken_emails.add(contact.email)
             new_contacts.append(contact)
             tally.created += 1
-            state = ContactSyncState(
-                contact=contact,
-                connection=connection,
-                remote_id=record.remote_id[:255],
-                sync_status=SyncStatus.COMPLETE,
-                processing_status=ProcessingStatus.COMPLETE,
-                base_values=jsonable(remote),
-                last_pulled_at=ctx.now,
-                last_synced_at=ctx.now,
+            state = instance_new(
+                ContactSyncState,
+                {
+                    "contact_id": contact.pk,
+                    "connection_id": connection.pk,
+                    "remote_id": record.remote_id[:255],
+                    "sync_status": SyncStatus.COMPLETE,
+                    "processing_status": ProcessingStatus.COMPLETE,
+                    "base_values": jsonable(remote),
+                    "last_pulled_at": ctx.now,
+                    "last_synced_at": ctx.now,
+                },
             )
             state.pushed_hash = _contact_hash(contact, connection)
             new_states.append(state)
@@ -604,12 +651,15 @@ def page_apply_contacts(*, records: list[PulledRecord], ctx: PullContext) -> Pag
         if state is None:
             # Matched by email: local values the CRM may lack were never pushed there, so no
             # pushed hash (the next local change pushes the whole contact).
-            state = ContactSyncState(
-                contact=contact,
-                connection=connection,
-                sync_status=SyncStatus.COMPLETE,
-                processing_status=ProcessingStatus.COMPLETE,
-                last_synced_at=ctx.now,
+            state = instance_new(
+                ContactSyncState,
+                {
+                    "contact_id": contact.pk,
+                    "connection_id": connection.pk,
+                    "sync_status": SyncStatus.COMPLETE,
+                    "processing_status": ProcessingStatus.COMPLETE,
+                    "last_synced_at": ctx.now,
+                },
             )
             new_states.append(state)
         else:
@@ -658,7 +708,6 @@ def page_apply_contacts(*, records: list[PulledRecord], ctx: PullContext) -> Pag
             Contact, [c for c, _ in changed_contacts.values()], [*fields, "search_text", "updated_at"]
         )
     for state in new_states:
-        state.contact_id = state.contact.pk
         state.created_at = state.updated_at = ctx.now
     bulk_create_rows(ContactSyncState, new_states)
     for state in changed_states:
@@ -682,6 +731,7 @@ def page_apply_contacts(*, records: list[PulledRecord], ctx: PullContext) -> Pag
         states=[*new_states, *changed_states], connection=connection, direction="pull", now=ctx.now
     )
     records_store(records=records, ctx=ctx, tally=tally, contact_ids=contact_ids)
+    _link_waiting_records(contact_ids=contact_ids, ctx=ctx)
     if audit_events:
         audit_record_many(organization=connection.organization, actor=ctx.actor, events=audit_events)
     opened = []

@@ -133,3 +133,37 @@ def test_bulk_create_rows_with_some_keys_given_inserts_every_row():
     bulk_create_rows(SandboxRecord, [given, generated])
     assert set(SandboxRecord.objects.values_list("key", flat=True)) == {"given", "generated"}
     assert SandboxRecord.objects.get(key="given").pk == 424242
+
+
+def test_bulk_create_rows_still_stamps_auto_now_fields_and_keeps_given_values():
+    """Only fields whose pre_save can change a value are run through it; the rest are written as given."""
+    from contacts.models import Contact
+    from core.bulk import bulk_create_rows
+    from tests.factories import OrganizationFactory
+
+    organization = OrganizationFactory()
+    contact = Contact(
+        organization=organization, email="stamped@example.com", first_name="Zoë", created_at=None
+    )
+    before = datetime.now(tz=UTC)
+    bulk_create_rows(Contact, [contact])
+    stored = Contact.objects.get(pk=contact.pk)
+    assert stored.created_at >= before and stored.updated_at >= before  # auto_now_add / auto_now
+    assert (stored.email, stored.first_name) == ("stamped@example.com", "Zoë")
+
+
+def test_the_pre_save_filter_keeps_every_field_that_overrides_pre_save():
+    from django.db import models
+
+    from core.bulk import _pre_save_sets
+
+    class Stamping(models.CharField):
+        def pre_save(self, model_instance, add):
+            return "stamped"
+
+    assert _pre_save_sets(models.DateTimeField(auto_now=True))
+    assert _pre_save_sets(models.DateField(auto_now_add=True))
+    assert not _pre_save_sets(models.DateTimeField(null=True))
+    assert not _pre_save_sets(models.CharField(max_length=5))
+    assert not _pre_save_sets(models.JSONField(default=dict))
+    assert _pre_save_sets(Stamping(max_length=5))
