@@ -95,11 +95,16 @@ class ContactSyncState(models.Model):
         db_index=False,
         db_constraint=False,
     )
+    # The connection reference is enforced by triggers, not a foreign key constraint (migration
+    # crm_sync 0013): checked once per INSERT statement (the inserted rows' distinct connections
+    # locked FOR KEY SHARE), not once per row at COMMIT, which was ≈ 2.4 s of a million-contact
+    # queue-all. A delete of a connection that still has states fails as the constraint made it.
     connection = models.ForeignKey(
         "integrations.CrmConnection",
         on_delete=models.CASCADE,
         related_name="contact_sync_states",
         db_index=False,
+        db_constraint=False,
     )
     sync_status = models.CharField(max_length=16, choices=SyncStatus.choices, default=SyncStatus.SELECTED)
     processing_status = models.CharField(
