@@ -25,6 +25,9 @@ from crm_sync.services.statements import states_insert_queued, states_requeue, s
 from integrations.models import CrmConnection
 
 ACTIVE_STATUSES = (SyncStatus.QUEUED, SyncStatus.PROCESSING)
+# From this many contacts without a row, queue-all tries the plain INSERT first
+# (states_insert_queued's mostly_new): below it, the savepoint's two round trips cost more.
+MOSTLY_NEW_MIN_ROWS = 1000
 PRIORITIES = {"normal": Priority.NORMAL, "high": Priority.HIGH}
 SKIP_REASONS = {
     "not_found": "Contact not found",
@@ -268,6 +271,7 @@ def _queue_matched(
             connection_id=connection.pk,
             now=now,
             priority=priority,
+            mostly_new=counted is not None and counted["missing"] >= MOSTLY_NEW_MIN_ROWS,
         )
     return updated + inserted
 

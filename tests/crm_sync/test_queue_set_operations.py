@@ -231,3 +231,64 @@ def test_a_connection_deleted_while_queueing_runs_waits_and_is_refused(org, conn
     thread.join(timeout=30)
     assert outcome == ["refused"]
     assert ContactSyncState.objects.filter(connection_id=connection.pk).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_plain_insert_adds_only_contacts_without_a_row(org, connection):
+    from crm_sync.services.statements import states_insert_queued
+
+    fresh = [ContactFactory(organization=org) for _ in range(3)]
+    kept = ContactSyncStateFactory(connection=connection, complete=True)
+    inserted = states_insert_queued(
+        contact_ids=Contact.objects.filter(organization=org).values("pk"),
+        connection_id=connection.pk,
+        now=timezone.now(),
+        mostly_new=True,
+    )
+    assert inserted == 3
+    queued = ContactSyncState.objects.filter(connection=connection, sync_status=SyncStatus.QUEUED)
+    assert set(queued.values_list("contact_id", flat=True)) == {c.pk for c in fresh}
+    kept.refresh_from_db()
+    assert kept.sync_status == SyncStatus.COMPLETE
+
+
+@pytest.mark.django_db
+def test_a_conflict_in_the_plain_insert_falls_back_to_on_conflict(org, connection):
+    """A selection naming a contact twice (a join without DISTINCT) breaks the unique constraint in
+    the plain INSERT; its savepoint is rolled back and the ON CONFLICT statement makes one row."""
+    from contacts.models import Registration
+    from crm_sync.services.statements import states_insert_queued
+    from tests.contacts.factories import EventFactory, RegistrationFactory
+
+    contact = ContactFactory(organization=org)
+    for _ in range(2):
+        RegistrationFactory(contact=contact, event=EventFactory(organization=org))
+    twice = Contact.objects.filter(organization=org, registrations__in=Registration.objects.all())
+    assert twice.count() == 2
+    with CaptureQueriesContext(db_connection) as context:
+        inserted = states_insert_queued(
+            contact_ids=twice.values("pk"), connection_id=connection.pk, now=timezone.now(), mostly_new=True
+        )
+    assert inserted == 1
+    assert ContactSyncState.objects.filter(connection=connection, contact=contact).count() == 1
+    assert any(q["sql"].startswith("ROLLBACK TO SAVEPOINT") for q in context.captured_queries)
+
+
+@pytest.mark.django_db
+def test_queue_all_takes_the_plain_insert_from_enough_new_contacts(org, connection, monkeypatch):
+    from crm_sync.services import queueing
+
+    monkeypatch.setattr(queueing, "MOSTLY_NEW_MIN_ROWS", 2)
+    for _ in range(2):
+        ContactFactory(organization=org)
+    ContactSyncStateFactory(connection=connection, errored=True)
+    with CaptureQueriesContext(db_connection) as context:
+        result = contacts_queue_all(organization=org, crm="scripted", actor=ACTOR)
+    assert result["queued_count"] == 3
+    inserts = [
+        q["sql"]
+        for q in context.captured_queries
+        if q["sql"].startswith('INSERT INTO "crm_sync_contactsyncstate"')
+    ]
+    assert len(inserts) == 1 and "ON CONFLICT" not in inserts[0]
+    assert ContactSyncState.objects.filter(connection=connection, sync_status=SyncStatus.QUEUED).count() == 3
