@@ -137,7 +137,7 @@ else:
         options = DATABASES["default"].setdefault("OPTIONS", {})
         options["options"] = f"{options.get('options', '')} -c jit=off".strip()
 
-# The sync-stats index INCLUDEs two timestamps so PostgreSQL answers from the index alone;
+# The run activity index INCLUDEs its counters so PostgreSQL answers from the index alone;
 # SQLite builds the same index without them, which is all the embedded mode needs.
 SILENCED_SYSTEM_CHECKS = ["models.W040"]
 
