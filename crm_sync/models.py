@@ -95,11 +95,16 @@ class ContactSyncState(models.Model):
         db_index=False,
         db_constraint=False,
     )
+    # The connection reference is enforced by triggers, not a foreign key constraint (migration
+    # crm_sync 0013): checked once per INSERT statement (the inserted rows' distinct connections
+    # locked FOR KEY SHARE), not once per row at COMMIT, which was ≈ 2.4 s of a million-contact
+    # queue-all. A delete of a connection that still has states fails as the constraint made it.
     connection = models.ForeignKey(
         "integrations.CrmConnection",
         on_delete=models.CASCADE,
         related_name="contact_sync_states",
         db_index=False,
+        db_constraint=False,
     )
     sync_status = models.CharField(max_length=16, choices=SyncStatus.choices, default=SyncStatus.SELECTED)
     processing_status = models.CharField(
@@ -158,12 +163,16 @@ class ContactSyncState(models.Model):
                 name="crm_sync_state_processing",
                 condition=Q(processing_status="Processing"),
             ),
-            # sync-stats: one aggregate by status; the included timestamps let PostgreSQL answer
-            # the last_24h counts from the index alone.
+            # sync-stats and the dashboard: counts by status, from the index alone. No INCLUDE
+            # columns, so PostgreSQL deduplicates its few distinct keys: a million states make
+            # ≈ 850 pages instead of ≈ 7,000 (docs/benchmarks.md "bench/queue_all.py").
+            models.Index(fields=["connection", "sync_status"], name="crm_sync_state_stats"),
+            # sync-stats' last_24h synced: a range of Complete rows. Partial, so queueing (which
+            # writes Queued rows) never adds an entry to it.
             models.Index(
-                fields=["connection", "sync_status"],
-                name="crm_sync_state_stats",
-                include=["last_synced_at", "last_retry_at"],
+                fields=["connection", "last_synced_at"],
+                name="crm_sync_state_synced",
+                condition=Q(sync_status="Complete"),
             ),
             # sync-failures, newest first.
             models.Index(

@@ -129,8 +129,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # PostgreSQL's JIT compiles any statement whose estimated cost passes jit_above_cost: here that
+    # is the few that read a million rows (sync-stats, the dashboard's counts, queue-all), whose
+    # work is simple and whose compile took 30–110 ms each (docs/benchmarks.md "bench/queue_all.py"),
+    # the whole margin of a 100 ms budget. Off for this application's sessions unless DATABASE_JIT.
+    if not env.bool("DATABASE_JIT", default=False):
+        options = DATABASES["default"].setdefault("OPTIONS", {})
+        options["options"] = f"{options.get('options', '')} -c jit=off".strip()
 
-# The sync-stats index INCLUDEs two timestamps so PostgreSQL answers from the index alone;
+# The run activity index INCLUDEs its counters so PostgreSQL answers from the index alone;
 # SQLite builds the same index without them, which is all the embedded mode needs.
 SILENCED_SYSTEM_CHECKS = ["models.W040"]
 

@@ -1,7 +1,9 @@
 """Queue every contact matching filters (the seed's 1.3), with a dry run that counts what it skips and why.
 
-A count query, then one UPDATE and one INSERT … SELECT (queueing._queue_matched), whatever
-the number of contacts. Where the time of a million-contact queue-all goes, and why the
+One count query (each matched contact LEFT JOINed to its state), then one UPDATE … FROM and one
+INSERT … SELECT (queueing._queue_matched), whatever the number of contacts; a statement the count
+shows has nothing to do is skipped. The queued_count answered is the statements' own row count.
+Where the time of a million-contact queue-all goes, and why the
 statements look as they do: docs/benchmarks.md "bench/queue_all.py".
 """
 
@@ -9,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Exists, Q
 from django.utils import timezone
 
 from accounts.actors import Actor
@@ -17,15 +18,8 @@ from contacts.selectors import contact_list
 from core.errors import InvalidInput
 from crm_sync import connections
 from crm_sync.models import Priority
-from crm_sync.services.queueing import (
-    _active_state,
-    _audit_many,
-    _complete_state,
-    _push_now,
-    _queue_matched,
-    _unchanged_state,
-    priority_parse,
-)
+from crm_sync.services.queueing import _audit_many, _push_now, _queue_matched, priority_parse
+from crm_sync.services.statements import queue_candidates_count
 
 # queue-all filters: ours, and those handed to contacts.selectors.contact_list.
 OWN_FILTERS = {"not_already_synced"}
@@ -88,34 +82,30 @@ def contacts_queue_all(
     contact_filters, not_synced = queue_all_filters_parse(filters)
     connection = connections.organization_connection(organization=organization, crm=crm)
     contacts = contact_list(organization=organization, filters=contact_filters).order_by()
-    matched = contacts.exclude(Exists(_complete_state(connection.pk))) if not_synced else contacts
-    counts = matched.aggregate(
-        matched=Count("pk"),
-        no_email=Count("pk", filter=Q(email="")),
-        already_queued=Count("pk", filter=~Q(email="") & Q(Exists(_active_state(connection.pk)))),
-        unchanged=Count("pk", filter=~Q(email="") & Q(Exists(_unchanged_state(connection.pk)))),
-    )
-    skipped = {
-        "no_email": counts["no_email"],
-        "already_queued": counts["already_queued"],
-        "unchanged": 0 if force else counts["unchanged"],
-    }
-    would_queue = counts["matched"] - sum(skipped.values())
     now = now or timezone.now()
-    result = {
-        "crm": crm,
-        "dry_run": dry_run,
-        "matched_count": counts["matched"],
-        "queued_count": would_queue,
-        "skipped_count": sum(skipped.values()),
-        "skipped": skipped,
-    }
-    if dry_run or would_queue <= 0:
-        return result
+    if dry_run:
+        return _queue_all_result(
+            crm=crm,
+            dry_run=True,
+            force=force,
+            counted=queue_candidates_count(
+                contacts=contacts, connection_id=connection.pk, not_synced=not_synced
+            ),
+        )
     with transaction.atomic():
+        # The count runs in the transaction that queues, just before the two statements: the
+        # skip reasons describe the rows those statements saw, and a statement the count shows
+        # has nothing to do is not run (queueing._queue_matched).
+        counted = queue_candidates_count(
+            contacts=contacts, connection_id=connection.pk, not_synced=not_synced
+        )
+        result = _queue_all_result(crm=crm, dry_run=False, force=force, counted=counted)
+        if result["queued_count"] <= 0:
+            return result
         return _queue_all_apply(
             result=result,
             contacts=contacts,
+            counted=counted,
             not_synced=not_synced,
             connection=connection,
             now=now,
@@ -128,11 +118,33 @@ def contacts_queue_all(
         )
 
 
+def _queue_all_result(*, crm: str, dry_run: bool, force: bool, counted: dict) -> dict:
+    skipped = {
+        "no_email": counted["no_email"],
+        "already_queued": counted["already_queued"],
+        "unchanged": 0 if force else counted["unchanged"],
+    }
+    return {
+        "crm": crm,
+        "dry_run": dry_run,
+        "matched_count": counted["matched"],
+        "queued_count": counted["matched"] - sum(skipped.values()),
+        "skipped_count": sum(skipped.values()),
+        "skipped": skipped,
+    }
+
+
 def _queue_all_apply(
-    *, result, contacts, not_synced, connection, now, rank, force, organization, actor, crm, filters
+    *, result, contacts, counted, not_synced, connection, now, rank, force, organization, actor, crm, filters
 ) -> dict:
     counts = _queue_matched(
-        matched=contacts, connection=connection, now=now, priority=rank, force=force, not_synced=not_synced
+        matched=contacts,
+        connection=connection,
+        now=now,
+        priority=rank,
+        force=force,
+        not_synced=not_synced,
+        counted=counted,
     )
     _audit_many(
         organization=organization,

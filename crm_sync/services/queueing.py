@@ -21,10 +21,13 @@ from contacts.models import Contact, Registration
 from core.errors import InvalidInput, NotFound
 from crm_sync import connections
 from crm_sync.models import ContactSyncState, Priority, ProcessingStatus, SyncStatus
-from crm_sync.services.statements import states_insert_queued, states_requeue
+from crm_sync.services.statements import states_insert_queued, states_requeue, states_requeue_matched
 from integrations.models import CrmConnection
 
 ACTIVE_STATUSES = (SyncStatus.QUEUED, SyncStatus.PROCESSING)
+# From this many contacts without a row, queue-all tries the plain INSERT first
+# (states_insert_queued's mostly_new): below it, the savepoint's two round trips cost more.
+MOSTLY_NEW_MIN_ROWS = 1000
 PRIORITIES = {"normal": Priority.NORMAL, "high": Priority.HIGH}
 SKIP_REASONS = {
     "not_found": "Contact not found",
@@ -49,32 +52,6 @@ def _push_now(connection_id: int) -> None:
     from crm_sync.tasks import push_batch as push_batch_task
 
     transaction.on_commit(partial(push_batch_task.delay, connection_id=connection_id))
-
-
-def _unchanged_state(connection_id: int):
-    """Exists(): the contact's state is Complete and the contact has not changed since."""
-    return (
-        ContactSyncState.objects.filter(
-            connection_id=connection_id,
-            contact=OuterRef("pk"),
-            sync_status=SyncStatus.COMPLETE,
-            last_synced_at__gte=OuterRef("updated_at"),
-        )
-        .exclude(pushed_hash="")
-        .values("pk")
-    )
-
-
-def _active_state(connection_id: int):
-    return ContactSyncState.objects.filter(
-        connection_id=connection_id, contact=OuterRef("pk"), sync_status__in=ACTIVE_STATUSES
-    ).values("pk")
-
-
-def _complete_state(connection_id: int):
-    return ContactSyncState.objects.filter(
-        connection_id=connection_id, contact=OuterRef("pk"), sync_status=SyncStatus.COMPLETE
-    ).values("pk")
 
 
 def contact_queue(
@@ -255,35 +232,54 @@ def _audit_many(
 
 
 def _queue_matched(
-    *, matched, connection, now: datetime, priority: int, force: bool, not_synced: bool = False
+    *,
+    matched,
+    connection,
+    now: datetime,
+    priority: int,
+    force: bool,
+    not_synced: bool = False,
+    counted: dict | None = None,
 ) -> int:
     """Queue every contact of `matched` that has an email, is not queued and (unless forced) changed.
 
-    Two statements: an UPDATE of the rows that exist, an INSERT … SELECT of those that do not.
-    `not_synced` also leaves out contacts whose state is Complete. Callers run it inside their
-    transaction.
+    Two statements: an UPDATE … FROM of the rows that exist (states_requeue_matched), an INSERT …
+    SELECT of those that do not. `not_synced` also leaves out contacts whose state is Complete.
+    `counted` is queue_candidates_count's answer for the same contacts, taken in the caller's
+    transaction: a statement it shows has nothing to do is not run (a re-queue of a million
+    existing rows no longer probes the unique index once per contact for an INSERT that adds
+    none). The count returned is the statements' own row counts, never the estimate. Callers run
+    it inside their transaction.
     """
-    with_email = matched.exclude(email="")
-    eligible = with_email.exclude(Exists(_active_state(connection.pk)))
-    if not_synced:
-        eligible = eligible.exclude(Exists(_complete_state(connection.pk)))
-    if not force:
-        eligible = eligible.exclude(Exists(_unchanged_state(connection.pk)))
-    updated = states_requeue(
-        states=ContactSyncState.objects.filter(connection=connection, contact_id__in=eligible.values("pk")),
-        now=now,
-        priority=priority,
-        force=force,
-    )
-    # Every contact the UPDATE skipped (queued, unchanged, Complete) has a row, and the
-    # INSERT skips contacts with a row (ON CONFLICT), so it needs none of those filters.
-    inserted = states_insert_queued(
-        contact_ids=with_email.values("pk"),
-        connection_id=connection.pk,
-        now=now,
-        priority=priority,
-    )
+    matched = matched.order_by()
+    updated = 0
+    if counted is None or _with_row_to_queue(counted, force=force) > 0:
+        updated = states_requeue_matched(
+            contacts=matched,
+            connection_id=connection.pk,
+            now=now,
+            priority=priority,
+            force=force,
+            not_synced=not_synced,
+        )
+    inserted = 0
+    if counted is None or counted["missing"]:
+        # Every contact the UPDATE skipped (queued, unchanged, Complete) has a row, and the
+        # INSERT skips contacts with a row (ON CONFLICT), so it needs none of those filters.
+        inserted = states_insert_queued(
+            contact_ids=matched.exclude(email="").values("pk"),
+            connection_id=connection.pk,
+            now=now,
+            priority=priority,
+            mostly_new=counted is not None and counted["missing"] >= MOSTLY_NEW_MIN_ROWS,
+        )
     return updated + inserted
+
+
+def _with_row_to_queue(counted: dict, *, force: bool) -> int:
+    """How many of the counted contacts have a state row that queueing would take."""
+    with_row = counted["matched"] - counted["no_email"] - counted["missing"]
+    return with_row - counted["already_queued"] - (0 if force else counted["unchanged"])
 
 
 def contacts_queue_selected(

@@ -164,7 +164,8 @@ def test_sync_stats_last_24h_counts_each_timestamp_only_for_its_status(api_clien
 
 @pytest.mark.requires_postgres
 def test_sync_stats_query_can_be_answered_from_the_stats_index(connection):
-    """Only stats-index columns are read, so PostgreSQL can use an index-only scan."""
+    """Each part of the one statement reads only its index's columns: index-only scans of the stats
+    index (counts by status), of the Complete rows' index (synced in 24 h) and of the errors index."""
     from django.db import connection as db_connection
     from django.test.utils import CaptureQueriesContext
 
@@ -179,7 +180,45 @@ def test_sync_stats_query_can_be_answered_from_the_stats_index(connection):
         cursor.execute("SET LOCAL enable_bitmapscan = off")
         cursor.execute(f"EXPLAIN {sql}")
         plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert "Index Only Scan using crm_sync_state_stats" in plan, plan
+    for index in ("crm_sync_state_stats", "crm_sync_state_synced", "crm_sync_state_errors"):
+        assert f"Index Only Scan using {index}" in plan, plan
+
+
+def test_sync_stats_equals_a_count_row_by_row(connection):
+    """Every figure of the UNION ALL statement equals a count of the rows themselves, the 24-hour
+    window's edges included."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from crm_sync.models import ContactSyncState
+    from crm_sync.selectors import sync_stats
+
+    now = timezone.now()
+    recent, old = now - timedelta(hours=1), now - timedelta(hours=25)
+    for when in (recent, recent, old):
+        ContactSyncStateFactory(connection=connection, complete=True, last_synced_at=when)
+    for when in (recent, old):
+        ContactSyncStateFactory(connection=connection, errored=True, last_retry_at=when)
+    ContactSyncStateFactory(connection=connection, queued=True, last_synced_at=recent)  # not Complete
+    ContactSyncStateFactory(connection=connection, stuck=True)
+    ContactSyncStateFactory(connection=connection)
+    ContactSyncStateFactory(errored=True, last_retry_at=recent)  # another connection
+    stats = sync_stats(connection=connection, now=now)
+    rows = list(ContactSyncState.objects.filter(connection=connection))
+    since = now - timedelta(hours=24)
+
+    def status(*names):
+        return sum(1 for r in rows if r.sync_status in names)
+
+    assert stats["total_contacts"] == len(rows) == 8
+    assert (stats["synced"], stats["errors"], stats["processing"]) == (status("Complete"), status("Error"), 1)
+    assert stats["queued"] == status("Queued", "Selected") == 2
+    assert stats["last_24h"] == {
+        "synced": sum(1 for r in rows if r.sync_status == "Complete" and r.last_synced_at >= since),
+        "errors": sum(1 for r in rows if r.sync_status == "Error" and r.last_retry_at >= since),
+    }
+    assert stats["last_24h"] == {"synced": 2, "errors": 1}
 
 
 def test_sync_stats_empty_has_zero_rate(api_client, connection):
