@@ -13,8 +13,8 @@ class AccountsConfig(AppConfig):
         from accounts.signals import api_key_changed, organization_changed
 
         # Any write to a key or its organization (admin, shell, services) drops the cached row.
-        for signal in (post_save, post_delete):
-            signal.connect(api_key_changed, sender=OrganizationAPIKey, dispatch_uid=f"api_key_cache_{signal}")
+        for when, signal in (("save", post_save), ("delete", post_delete)):
+            signal.connect(api_key_changed, sender=OrganizationAPIKey, dispatch_uid=f"api_key_cache_{when}")
             signal.connect(
-                organization_changed, sender=Organization, dispatch_uid=f"api_key_cache_org_{signal}"
+                organization_changed, sender=Organization, dispatch_uid=f"api_key_cache_org_{when}"
             )

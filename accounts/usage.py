@@ -69,18 +69,10 @@ def api_key_usage_flush() -> int:
         _last_flush = time.monotonic()
     if not batch:
         return 0
-    from accounts.models import OrganizationAPIKey
-
     written = 0
     for key_id, (count, last_used) in sorted(batch.items()):
         try:
-            OrganizationAPIKey.objects.filter(pk=key_id).update(
-                request_count=F("request_count") + count,
-                last_used_at=Case(
-                    When(last_used_at__isnull=True, then=Value(last_used)),
-                    default=Greatest(F("last_used_at"), Value(last_used)),
-                ),
-            )
+            _write(key_id, count, last_used)
         except DatabaseError:
             logger.exception("Could not write API-key usage; keeping it for the next flush")
             with _lock:
@@ -90,6 +82,19 @@ def api_key_usage_flush() -> int:
             continue
         written += count
     return written
+
+
+def _write(key_id: str, count: int, last_used: datetime) -> None:
+    """Add `count` requests to the key's row; last_used_at only moves forward."""
+    from accounts.models import OrganizationAPIKey
+
+    OrganizationAPIKey.objects.filter(pk=key_id).update(
+        request_count=F("request_count") + count,
+        last_used_at=Case(
+            When(last_used_at__isnull=True, then=Value(last_used)),
+            default=Greatest(F("last_used_at"), Value(last_used)),
+        ),
+    )
 
 
 def _flush_at_exit() -> None:

@@ -118,6 +118,7 @@ def measure(client, key: str, kind: str, jobs: list, profile: cProfile.Profile |
     statuses: dict[int, int] = {}
     cpu_started = time.process_time()
     for method, path, body in jobs:
+        connection.queries_log.clear()
         with CaptureQueriesContext(connection) as ctx:
             if profile:
                 profile.enable()
@@ -209,6 +210,10 @@ def main() -> None:
                         print(f"     SQL {sql[:160]}")
                 if args.top:
                     stats.sort_stats("cumulative").print_stats(args.top)
+            if args.app == "project":
+                from accounts.usage import api_key_usage_flush
+
+                api_key_usage_flush()  # before the database goes, not at exit
             connections.close_all()
 
 

@@ -362,7 +362,7 @@ def contacts_autoqueue_new(
     Contacts without an email are left out, as every queueing path leaves them.
     `exclude_connection_id` is the connection a pulled change came from (no echo).
     """
-    if not contact_ids:
+    if not contact_ids or not organization_auto_sync_possible(organization_id=organization.pk):
         return 0
     auto = (
         connections.pushable_connections()
@@ -384,6 +384,27 @@ def contacts_autoqueue_new(
             now=now,
         )
     return count
+
+
+AUTO_SYNC_FLAG = "auto_sync_connections"
+
+
+def organization_auto_sync_possible(*, organization_id: int) -> bool:
+    """Whether the organization has any connection with auto-sync on and a contact rule other
+    than "selected" (enabled, healthy or not): without one, a changed contact is queued nowhere
+    and the connections query is skipped. Cached (core/org_flags.py); a saved or deleted
+    connection forgets it (crm_sync/apps.py)."""
+    from core.org_flags import org_flag
+
+    return org_flag(
+        AUTO_SYNC_FLAG,
+        organization_id,
+        lambda: (
+            CrmConnection.objects.filter(organization_id=organization_id, auto_sync=True)
+            .exclude(contact_rule=CrmConnection.ContactRule.SELECTED)
+            .exists()
+        ),
+    )
 
 
 def contact_queue_for_connection(*, contact_id, connection, force: bool = True) -> int:

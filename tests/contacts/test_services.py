@@ -6,7 +6,6 @@ from django.db import connection
 from accounts.models import AuditEvent
 from contacts import signals
 from contacts.models import Contact, IdempotencyKey, Registration
-from contacts.services import contacts as contact_services
 from contacts.services.contacts import contact_create, contact_update
 from contacts.services.events import registration_create
 from contacts.services.from_event import contact_register_from_event
