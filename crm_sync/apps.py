@@ -27,9 +27,10 @@ class CrmSyncConfig(AppConfig):
 def _connection_changed(sender, instance, **kwargs) -> None:
     """A connection saved or deleted may turn auto-sync on or off for its organization."""
     from core.org_flags import org_flag_forget
-    from crm_sync.services.queueing import AUTO_SYNC_FLAG
+    from crm_sync.services.queueing import AUTO_SYNC_ANY_FLAG, AUTO_SYNC_FLAG
 
     org_flag_forget(AUTO_SYNC_FLAG, instance.organization_id)
+    org_flag_forget(AUTO_SYNC_ANY_FLAG, instance.organization_id)
 
 
 def _search_index_install(sender, using="default", **kwargs) -> None:

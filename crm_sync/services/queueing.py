@@ -317,7 +317,7 @@ def contacts_requeue_changed(
     unchanged payload is then completed by the pushed_hash check without a call.
     `exclude_connection_id` is the connection a pulled change came from.
     """
-    if not contact_ids:
+    if not contact_ids or not organization_auto_sync_any(organization_id=organization.pk):
         return 0
     auto = connections.pushable_connections().filter(organization=organization, auto_sync=True)
     if exclude_connection_id is not None:
@@ -387,6 +387,19 @@ def contacts_autoqueue_new(
 
 
 AUTO_SYNC_FLAG = "auto_sync_connections"
+AUTO_SYNC_ANY_FLAG = "auto_sync_any_connection"
+
+
+def organization_auto_sync_any(*, organization_id: int) -> bool:
+    """Whether the organization has any connection with auto-sync on (whatever its contact rule):
+    without one, a changed contact is re-queued nowhere. Cached like the flag below."""
+    from core.org_flags import org_flag
+
+    return org_flag(
+        AUTO_SYNC_ANY_FLAG,
+        organization_id,
+        lambda: CrmConnection.objects.filter(organization_id=organization_id, auto_sync=True).exists(),
+    )
 
 
 def organization_auto_sync_possible(*, organization_id: int) -> bool:
