@@ -32,10 +32,7 @@ from bench.api_contacts import FreshDatabase, contact_body, server_env  # noqa: 
 # Component → functions whose cumulative time is that component's (file suffix, function name).
 COMPONENTS = {
     "API-key lookup": [("accounts/authentication.py", "_key_for")],
-    "API-key usage": [
-        ("accounts/usage.py", "api_key_usage_count"),
-        ("accounts/authentication.py", "authenticate"),
-    ],
+    "API-key authentication (lookup, hash check, usage)": [("accounts/authentication.py", "authenticate")],
     "throttle": [("accounts/throttling.py", "allow_request")],
     "permission (scope)": [("accounts/permissions.py", "has_permission")],
     "idempotency": [("contacts/services/idempotency.py", "idempotent_run")],
@@ -47,7 +44,9 @@ COMPONENTS = {
     "  duplicate-email check": [("contacts/services/contacts.py", "_duplicate_email")],
     "  audit": [("accounts/services.py", "audit_record")],
     "from-event service": [("contacts/services/from_event.py", "contact_register_from_event")],
-    "signals after commit (auto-sync, webhooks)": [("django/dispatch/dispatcher.py", "send")],
+    "Django signals (model save signals, request signals, after-commit auto-sync and webhooks)": [
+        ("django/dispatch/dispatcher.py", "send")
+    ],
     "filters (django-filter)": [("contacts/selectors.py", "_filtered")],
     "pagination (COUNT + page)": [("rest_framework/pagination.py", "paginate_queryset")],
     "  COUNT": [("rest_framework/pagination.py", "get_count")],
@@ -204,7 +203,7 @@ def main() -> None:
                     f"(statuses {plain['statuses']}; profiled {profiled['statuses']})"
                 )
                 for label, ms in component_table(stats, profiled["requests"]):
-                    print(f"   {label:45} {ms:7.3f} ms CPU/request (profiled)")
+                    print(f"   {label:55} {ms:7.3f} ms CPU/request (profiled)")
                 if args.sql:
                     for sql in plain["sample"]:
                         print(f"     SQL {sql[:160]}")
