@@ -14,7 +14,9 @@ class ContactSerializer(serializers.ModelSerializer):
 
 
 class ContactViewSet(viewsets.ModelViewSet):
-    queryset = Contact.objects.all()
+    # One tenant's rows, as the project's lists are: the same query plan (the organization's
+    # created_at index), so the comparison is of the work around the query, not of the plan.
+    queryset = Contact.objects.filter(organization_id=1)
     serializer_class = ContactSerializer
     filter_backends = [filters.OrderingFilter]
     ordering_fields = ["created_at"]
