@@ -2,14 +2,24 @@
 
 A request is bound to the key's organization. Staff using sessions (admin, browsable
 API) are bound to an organization they are a member of.
+
+The key's row (with its organization) is kept in the cache for API_KEY_CACHE_SECONDS, so a
+request costs no query to authenticate; the secret is still checked against the stored hash
+on every request. Every change to a key or its organization (revoking, editing, deleting)
+drops the cached row (api_key_cache_forget): with a shared cache (Redis, production) or one
+web process, a revoked key is refused from the next request on; several processes on a
+process-local cache refuse it within API_KEY_CACHE_SECONDS. Usage is counted by
+accounts.usage, in batches.
 """
 
-from django.db.models import F
-from django.utils import timezone
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
 from rest_framework import authentication, exceptions
 
 from accounts.auth_failures import api_key_failure_record, api_key_failures_check
 from accounts.models import Membership, Organization, OrganizationAPIKey
+from accounts.usage import api_key_usage_count
 
 SCHEMES = ("api-key", "bearer")
 
@@ -45,9 +55,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         except exceptions.AuthenticationFailed:
             api_key_failure_record(request)
             raise
-        OrganizationAPIKey.objects.filter(pk=api_key.pk).update(
-            request_count=F("request_count") + 1, last_used_at=timezone.now()
-        )
+        api_key_usage_count(key_id=api_key.pk)
         return ApiKeyPrincipal(api_key), api_key
 
     def _key_from_header(self, header: str) -> OrganizationAPIKey:
@@ -67,7 +75,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
     @staticmethod
     def _key_for(raw_key: str) -> OrganizationAPIKey:
         prefix = raw_key.partition(".")[0]
-        api_key = OrganizationAPIKey.objects.select_related("organization").filter(prefix=prefix).first()
+        api_key = api_key_cached(prefix)
         if api_key is None or not api_key.is_valid(raw_key):
             raise exceptions.AuthenticationFailed("Invalid API key.", code="invalid_api_key")
         if api_key.revoked:
@@ -78,6 +86,38 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return 'Api-Key realm="api"'
+
+
+def _cache_key(prefix: str) -> str:
+    return f"api_key:row:{prefix}"
+
+
+def api_key_cached(prefix: str) -> OrganizationAPIKey | None:
+    """The key with this prefix and its organization, from the cache or the database (then cached).
+
+    An unknown prefix is not cached: a guesser's misses cost a query each, as before.
+    """
+    seconds = settings.API_KEY_CACHE_SECONDS
+    key = _cache_key(prefix)
+    api_key = cache.get(key) if seconds else None
+    if api_key is None:
+        api_key = OrganizationAPIKey.objects.select_related("organization").filter(prefix=prefix).first()
+        if api_key is not None and seconds:
+            cache.set(key, api_key, timeout=seconds)
+    return api_key
+
+
+def api_key_cache_forget(*prefixes: str) -> None:
+    """Drop these keys' cached rows now and again once the current transaction commits.
+
+    Now, so this process stops using them at once; after the commit, so a request that read
+    the old row between the two cannot keep it in the cache.
+    """
+    keys = [_cache_key(prefix) for prefix in prefixes]
+    if not keys:
+        return
+    cache.delete_many(keys)
+    transaction.on_commit(lambda: cache.delete_many(keys), robust=True)
 
 
 def request_organization(request) -> Organization | None:

@@ -100,8 +100,11 @@ def api_key_create(
 @transaction.atomic
 def api_key_revoke(*, api_key: OrganizationAPIKey, actor: Actor | None = None) -> OrganizationAPIKey:
     if not api_key.revoked:
+        from accounts.authentication import api_key_cache_forget
+
         OrganizationAPIKey.objects.filter(pk=api_key.pk).update(revoked=True)
         api_key.revoked = True
+        api_key_cache_forget(api_key.prefix)
         audit_record(
             organization=api_key.organization,
             actor=actor or Actor.system(),

@@ -221,6 +221,11 @@ def property_definitions_load(*, organization, object_type: str, entries: Any, a
             }
         )
     PropertyDefinition.objects.bulk_create(to_create)
+    if to_create:
+        from core.org_flags import org_flag_forget
+        from properties.validation import CONTACT_DEFINITIONS_FLAG
+
+        org_flag_forget(CONTACT_DEFINITIONS_FLAG, organization.pk)
     if to_update:
         PropertyDefinition.objects.bulk_update(to_update, [*EDITABLE_FIELDS, "updated_at"])
     created_ids = dict(

@@ -117,16 +117,33 @@ def custom_property_value_errors(value: Any, definition: dict) -> list[str]:
     return [f"Properties of type '{prop_type}' cannot be validated."]
 
 
+CONTACT_DEFINITIONS_FLAG = "contact_property_definitions"
+
+
+def organization_has_contact_definitions(*, organization_id: int) -> bool:
+    from core.org_flags import org_flag
+    from properties.models import ObjectType, PropertyDefinition
+
+    return org_flag(
+        CONTACT_DEFINITIONS_FLAG,
+        organization_id,
+        lambda: PropertyDefinition.objects.filter(
+            organization_id=organization_id, object_type=ObjectType.CONTACTS
+        ).exists(),
+    )
+
+
 def contact_custom_properties_validate(*, organization, values: dict) -> None:
     """Raise InvalidInput naming every bad custom property of a contact.
 
     Only applies when the organization has contact definitions; without any, the
-    contacts app's own key and shape checks are all there is. One query per call,
-    nothing cached, so a definition changed a moment ago applies at once.
+    contacts app's own key and shape checks are all there is. Whether it has any is a
+    cached flag (core/org_flags.py, forgotten by every write of a definition); when it has,
+    one query per call reads them, so a definition changed a moment ago applies at once.
     """
     from properties.models import ObjectType, PropertyDefinition
 
-    if not values:
+    if not values or not organization_has_contact_definitions(organization_id=organization.pk):
         return
     definitions = {
         row["name"]: row

@@ -15,7 +15,7 @@ Cheap by rule: an event is emitted once per write, never once per row of a bulk 
 Bulk status changes made without a push (queue-all, retry-all, reaping) emit nothing: they
 do not change what a contact holds or where it stands in a CRM for good.
 
-An organization without subscriptions costs one indexed query per event.
+An organization without subscriptions costs no query per event (a cached flag says so).
 """
 
 import logging
@@ -46,6 +46,22 @@ def deliveries_nudge() -> None:
     transaction.on_commit(lambda: deliver_due.apply_async(), robust=True)
 
 
+SUBSCRIPTIONS_FLAG = "webhook_subscriptions"
+
+
+def organization_has_subscriptions(*, organization_id: int) -> bool:
+    """Whether the organization has any subscription (paused ones too). Cached
+    (core/org_flags.py): an organization without any, most of them, costs no query per event.
+    A saved or deleted subscription forgets it (webhooks/apps.py)."""
+    from core.org_flags import org_flag
+
+    return org_flag(
+        SUBSCRIPTIONS_FLAG,
+        organization_id,
+        lambda: WebhookSubscription.objects.filter(organization_id=organization_id).exists(),
+    )
+
+
 def events_emit(*, organization_id: int, events: list[tuple[str, dict[str, Any]]]) -> int:
     """Queue each (event, data) for every subscription of the organization to it; return the
     deliveries queued. One query finds the subscriptions, one INSERT writes the deliveries.
@@ -53,7 +69,7 @@ def events_emit(*, organization_id: int, events: list[tuple[str, dict[str, Any]]
     Paused subscriptions get the delivery too: it waits for their resume.
     """
     events = [(event, data) for event, data in events if data is not None]
-    if not events:
+    if not events or not organization_has_subscriptions(organization_id=organization_id):
         return 0
     subscriptions = list(
         WebhookSubscription.objects.filter(organization_id=organization_id).values_list("pk", "events")

@@ -23,6 +23,14 @@ def on_contacts_changed(sender, *, organization, contact_ids, fields, action, **
         logger.exception("Could not queue webhook event %s", event)
 
 
+def on_subscription_changed(sender, instance, **kwargs) -> None:
+    """A subscription saved or deleted: the organization's cached "has subscriptions" goes."""
+    from core.org_flags import org_flag_forget
+    from webhooks.events import SUBSCRIPTIONS_FLAG
+
+    org_flag_forget(SUBSCRIPTIONS_FLAG, instance.organization_id)
+
+
 def _emit(connection, events) -> None:
     try:
         events_emit(organization_id=connection.organization_id, events=events)

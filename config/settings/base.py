@@ -145,6 +145,10 @@ SILENCED_SYSTEM_CHECKS = ["models.W040"]
 # Cache: local memory by default, Redis in production (throttling and CRM rate limits live here).
 # ------------------------------------------------------------------------------
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://crm-sync-hub")}
+# Seconds an organization's cached yes/no facts live (core/org_flags.py: has auto-sync
+# connections, webhook subscriptions, contact property definitions). Writes forget them at
+# once; this bounds only several web processes on the local-memory cache. 0: no cache.
+ORG_FLAGS_CACHE_SECONDS = env.int("ORG_FLAGS_CACHE_SECONDS", default=10)
 
 # ------------------------------------------------------------------------------
 # Auth, i18n, static

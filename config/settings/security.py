@@ -36,6 +36,13 @@ AXES_SENSITIVE_PARAMETERS = ["password"]
 # ------------------------------------------------------------------------------
 API_KEY_FAILURE_LIMIT = env.int("API_KEY_FAILURE_LIMIT", default=20)
 API_KEY_FAILURE_WINDOW_SECONDS = env.int("API_KEY_FAILURE_WINDOW_SECONDS", default=300)
+# Seconds an API key's row stays cached (accounts/authentication.py): every change drops it at
+# once where the cache is shared (Redis) or there is one web process; several processes on the
+# local-memory cache see a revocation within this bound. 0: read the row on every request.
+API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=10)
+# Usage (request_count, last_used_at) is counted in memory and written at most this often per
+# web process, one UPDATE per key used (accounts/usage.py). 0: one UPDATE per request.
+API_KEY_USAGE_FLUSH_SECONDS = env.int("API_KEY_USAGE_FLUSH_SECONDS", default=10)
 
 # ------------------------------------------------------------------------------
 # HTTPS. HSTS is on in production (a year, subdomains included) and off in the embedded default,

@@ -21,3 +21,7 @@ CRM_ALLOWED_PRIVATE_TARGETS = ["127.0.0.1", "localhost", "::1"]
 # Same reason for pulls: the read-ahead thread's connection could not see the test's rows.
 # The transactional sandbox tests of pull switch it on.
 SYNC_PULL_PREFETCH = False
+
+# Usage counters written with each request, so a test reads them at once; tests of the batching
+# set a period themselves (tests/accounts/test_api_key_usage.py).
+API_KEY_USAGE_FLUSH_SECONDS = 0

@@ -100,7 +100,6 @@ def _snapshot(contact: Contact, fields=EDITABLE_FIELDS) -> dict[str, Any]:
     return jsonable({name: getattr(contact, name) for name in fields})
 
 
-@transaction.atomic
 def contact_create(
     *,
     organization: Organization,
@@ -108,36 +107,37 @@ def contact_create(
     data: dict[str, Any],
     audit_action: str = "contact.created",
 ) -> Contact:
-    """Create a contact; an email already used in the organization is a Conflict naming the existing id."""
+    """Create a contact; an email already used in the organization is a Conflict naming the existing id.
+
+    The unique constraint finds the duplicate, not a query before the INSERT: the contact and
+    its audit event are written in one transaction (a savepoint inside a caller's), and an
+    IntegrityError rolls both back before the existing contact is looked up for the Conflict.
+    A new contact costs its INSERT and its audit's, nothing read back.
+    """
     values = contact_values_clean(organization=organization, data=data)
     contact = Contact(organization=organization, **values, **actor_fields(actor))
     contact_identity_check(email=contact.email, first_name=contact.first_name, last_name=contact.last_name)
     _full_clean(contact, fields=list(values))
-    if contact.email:
-        conflict = _duplicate_email(organization=organization, email=contact.email)
-        if conflict:
-            raise conflict
+    set_fields = [name for name in EDITABLE_FIELDS if getattr(contact, name) not in ("", [], {}, None)]
     try:
         with transaction.atomic():
             contact.save(force_insert=True)
+            audit_record(
+                organization=organization,
+                actor=actor,
+                action=audit_action,
+                object_type="contact",
+                object_id=contact.pk,
+                changes=_snapshot(contact, set_fields),
+            )
+            contacts_changed_on_commit(
+                organization=organization, contact_ids=[contact.pk], fields=set_fields, action="created"
+            )
     except IntegrityError:
-        # Another request created the same email between the check and the insert.
         conflict = contact.email and _duplicate_email(organization=organization, email=contact.email)
         if conflict:
             raise conflict
         raise
-    set_fields = [name for name in EDITABLE_FIELDS if getattr(contact, name) not in ("", [], {}, None)]
-    audit_record(
-        organization=organization,
-        actor=actor,
-        action=audit_action,
-        object_type="contact",
-        object_id=contact.pk,
-        changes=_snapshot(contact, set_fields),
-    )
-    contacts_changed_on_commit(
-        organization=organization, contact_ids=[contact.pk], fields=set_fields, action="created"
-    )
     return contact
 
 

@@ -157,6 +157,32 @@ def registration_create(
     registered_at: datetime | None = None,
 ) -> tuple[Registration, bool]:
     """Register a contact for an event; registering again returns the existing registration."""
+    return registration_add(
+        event=event,
+        contact=contact,
+        actor=actor,
+        source=source,
+        properties=properties,
+        registered_at=registered_at,
+    )
+
+
+def registration_add(
+    *,
+    event: Event,
+    contact: Contact,
+    actor: Actor,
+    source: str = "",
+    properties: dict | None = None,
+    registered_at: datetime | None = None,
+    contact_is_new: bool = False,
+) -> tuple[Registration, bool]:
+    """registration_create's work, for callers already inside a transaction (from-event).
+
+    `contact_is_new`: the contact was inserted by this same, uncommitted transaction, so no
+    other can have registered it: the registration is inserted straight away, without looking
+    for an existing one or a savepoint to recover from a concurrent insert.
+    """
     if event.organization_id != contact.organization_id:
         raise InvalidInput(
             "The event and the contact belong to different organizations.",
@@ -169,9 +195,6 @@ def registration_create(
             code="validation_error",
             details={"properties": ["Not an object."]},
         )
-    existing = Registration.objects.filter(event=event, contact=contact).first()
-    if existing is not None:
-        return existing, False
     registration = Registration(
         event=event,
         contact=contact,
@@ -179,12 +202,18 @@ def registration_create(
         properties=jsonable(properties or {}),
         registered_at=registered_at or timezone.now(),
     )
-    try:
-        with transaction.atomic():
-            registration.save(force_insert=True)
-    except IntegrityError:
-        # A concurrent request registered the same pair first: that one is the registration.
-        return Registration.objects.get(event=event, contact=contact), False
+    if contact_is_new:
+        registration.save(force_insert=True)
+    else:
+        existing = Registration.objects.filter(event=event, contact=contact).first()
+        if existing is not None:
+            return existing, False
+        try:
+            with transaction.atomic():
+                registration.save(force_insert=True)
+        except IntegrityError:
+            # A concurrent request registered the same pair first: that one is the registration.
+            return Registration.objects.get(event=event, contact=contact), False
     # Recorded against the contact so its history shows what it registered for.
     audit_record(
         organization=contact.organization,

@@ -12,7 +12,7 @@ from accounts.actors import Actor
 from accounts.models import Organization
 from contacts.models import Contact, Event, Registration
 from contacts.services.contacts import contact_create
-from contacts.services.events import event_create, registration_create
+from contacts.services.events import event_create, registration_add
 from contacts.validation import email_normalize
 from core.errors import Conflict, InvalidInput, NotFound
 
@@ -63,6 +63,9 @@ def _event_resolve(*, organization: Organization, actor: Actor, data: dict[str, 
         return event_create(organization=organization, actor=actor, data=fields), True
     except InvalidInput as exc:
         raise InvalidInput(exc.message, code=exc.code, details={"event": exc.details})
+    except Conflict:
+        # A concurrent registration created the event with this external_id first: use it.
+        return events.get(external_id=fields["external_id"]), False
 
 
 @transaction.atomic
@@ -87,6 +90,8 @@ def contact_register_from_event(
         )
     event, event_created = _event_resolve(organization=organization, actor=actor, data=event_data)
     contact = Contact.objects.filter(organization=organization, email=email).first()
+    if contact is not None:
+        contact.organization = organization  # the audit needs it; saves reading it again
     contact_created = False
     if contact is None:
         data = {
@@ -103,16 +108,18 @@ def contact_register_from_event(
         except Conflict:
             # A concurrent registration created this contact first.
             contact = Contact.objects.get(organization=organization, email=email)
+            contact.organization = organization
         except InvalidInput as exc:
             raise InvalidInput(exc.message, code=exc.code, details={"contact": exc.details})
     registration_data = registration_data or {}
-    registration, registration_created = registration_create(
+    registration, registration_created = registration_add(
         event=event,
         contact=contact,
         actor=actor,
         source=registration_data.get("source") or "",
         properties=registration_data.get("properties") or {},
         registered_at=registration_data.get("registered_at"),
+        contact_is_new=contact_created,
     )
     return FromEventResult(
         contact=contact,

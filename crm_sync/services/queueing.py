@@ -313,7 +313,7 @@ def contacts_requeue_changed(
     unchanged payload is then completed by the pushed_hash check without a call.
     `exclude_connection_id` is the connection a pulled change came from.
     """
-    if not contact_ids:
+    if not contact_ids or not organization_auto_sync_any(organization_id=organization.pk):
         return 0
     auto = connections.pushable_connections().filter(organization=organization, auto_sync=True)
     if exclude_connection_id is not None:
@@ -358,7 +358,7 @@ def contacts_autoqueue_new(
     Contacts without an email are left out, as every queueing path leaves them.
     `exclude_connection_id` is the connection a pulled change came from (no echo).
     """
-    if not contact_ids:
+    if not contact_ids or not organization_auto_sync_possible(organization_id=organization.pk):
         return 0
     auto = (
         connections.pushable_connections()
@@ -380,6 +380,40 @@ def contacts_autoqueue_new(
             now=now,
         )
     return count
+
+
+AUTO_SYNC_FLAG = "auto_sync_connections"
+AUTO_SYNC_ANY_FLAG = "auto_sync_any_connection"
+
+
+def organization_auto_sync_any(*, organization_id: int) -> bool:
+    """Whether the organization has any connection with auto-sync on (whatever its contact rule):
+    without one, a changed contact is re-queued nowhere. Cached like the flag below."""
+    from core.org_flags import org_flag
+
+    return org_flag(
+        AUTO_SYNC_ANY_FLAG,
+        organization_id,
+        lambda: CrmConnection.objects.filter(organization_id=organization_id, auto_sync=True).exists(),
+    )
+
+
+def organization_auto_sync_possible(*, organization_id: int) -> bool:
+    """Whether the organization has any connection with auto-sync on and a contact rule other
+    than "selected" (enabled, healthy or not): without one, a changed contact is queued nowhere
+    and the connections query is skipped. Cached (core/org_flags.py); a saved or deleted
+    connection forgets it (crm_sync/apps.py)."""
+    from core.org_flags import org_flag
+
+    return org_flag(
+        AUTO_SYNC_FLAG,
+        organization_id,
+        lambda: (
+            CrmConnection.objects.filter(organization_id=organization_id, auto_sync=True)
+            .exclude(contact_rule=CrmConnection.ContactRule.SELECTED)
+            .exists()
+        ),
+    )
 
 
 def contact_queue_for_connection(*, contact_id, connection, force: bool = True) -> int:

@@ -6,7 +6,6 @@ from django.db import connection
 from accounts.models import AuditEvent
 from contacts import signals
 from contacts.models import Contact, IdempotencyKey, Registration
-from contacts.services import contacts as contact_services
 from contacts.services.contacts import contact_create, contact_update
 from contacts.services.events import registration_create
 from contacts.services.from_event import contact_register_from_event
@@ -82,21 +81,19 @@ def test_from_event_announces_new_contact_and_registration(
     assert received[-1]["fields"] == ["registrations"]
 
 
-def test_integrity_race_on_create_is_a_conflict(org, actor, monkeypatch):
-    """The duplicate check can miss a row inserted a moment later; the constraint still answers 409."""
+def test_duplicate_on_create_is_found_by_the_constraint(org, actor, django_assert_num_queries):
+    """No query before the INSERT: the constraint answers, the audit is rolled back with the
+    contact, and the Conflict names the existing contact (what a racing request also gets)."""
+    from accounts.models import AuditEvent
+
     existing = ContactFactory(organization=org, email="race@example.com")
-    real = contact_services._duplicate_email
-    calls = []
-
-    def first_miss(**kwargs):
-        calls.append(1)
-        return None if len(calls) == 1 else real(**kwargs)
-
-    monkeypatch.setattr(contact_services, "_duplicate_email", first_miss)
-    with pytest.raises(Conflict) as excinfo:
+    audits = AuditEvent.objects.count()
+    # SAVEPOINT, INSERT (refused), ROLLBACK TO and RELEASE SAVEPOINT, the existing contact's id.
+    with django_assert_num_queries(5), pytest.raises(Conflict) as excinfo:
         contact_create(organization=org, actor=actor, data={"email": "RACE@example.com"})
     assert excinfo.value.details["existing_id"] == str(existing.pk)
     assert Contact.objects.count() == 1
+    assert AuditEvent.objects.count() == audits
 
 
 def test_email_uniqueness_is_a_database_constraint(org):

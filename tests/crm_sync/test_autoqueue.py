@@ -8,7 +8,11 @@ from accounts.actors import Actor
 from contacts.services.contacts import contact_create, contact_update
 from contacts.services.events import registration_create
 from crm_sync.models import ContactSyncState, ProcessingStatus, SyncStatus
-from crm_sync.services.queueing import contact_queue_for_connection, contacts_autoqueue_new
+from crm_sync.services.queueing import (
+    contact_queue_for_connection,
+    contacts_autoqueue_new,
+    organization_auto_sync_possible,
+)
 from integrations.services import connection_update
 from tests.contacts.factories import ContactFactory, EventFactory
 from tests.crm_sync.factories import ContactSyncStateFactory
@@ -156,6 +160,7 @@ def test_many_contacts_at_once_cost_the_same_few_statements(org, scripted):
         CrmConnectionFactory(organization=org, kind="scripted", name=name, **rule)
     few = [ContactFactory(organization=org).pk for _ in range(2)]
     many = [ContactFactory(organization=org, tags=["vip"]).pk for _ in range(60)]
+    assert organization_auto_sync_possible(organization_id=org.pk)  # cached from here on
     with CaptureQueriesContext(db_connection) as small:
         assert contacts_autoqueue_new(organization=org, contact_ids=few) == 2
     with CaptureQueriesContext(db_connection) as large:
@@ -205,3 +210,26 @@ def test_a_pulled_change_is_not_queued_back_to_the_connection_it_came_from(org, 
     synced_other.refresh_from_db()
     assert synced.sync_status == SyncStatus.COMPLETE
     assert synced_other.sync_status == SyncStatus.QUEUED
+
+
+def test_a_connection_added_after_the_flag_was_cached_takes_the_next_contact(
+    org, scripted, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    """Without an auto-sync connection a new contact costs no connections query (the cached
+    flag says none); adding one forgets the flag, so the very next contact is queued."""
+    with django_capture_on_commit_callbacks(execute=True):
+        create(org, email="before@example.com")
+    assert organization_auto_sync_possible(organization_id=org.pk) is False
+    with django_assert_num_queries(0):
+        assert (
+            contacts_autoqueue_new(organization=org, contact_ids=["00000000-0000-0000-0000-000000000000"])
+            == 0
+        )
+    connection = CrmConnectionFactory(organization=org, kind="scripted")
+    with django_capture_on_commit_callbacks(execute=True):
+        contact = create(org, email="after@example.com")
+    assert queued_connections(contact) == {connection.pk}
+    # Turning auto-sync off (a save) forgets it again.
+    connection.auto_sync = False
+    connection.save()
+    assert organization_auto_sync_possible(organization_id=org.pk) is False

@@ -12,7 +12,7 @@ from integrations.connectors.base import RemoteRecord as PulledRecord
 from integrations.errors import CrmValidationError
 from tests.contacts.factories import ContactFactory
 from tests.crm_sync.factories import ContactSyncStateFactory
-from webhooks.models import WebhookDelivery
+from webhooks.models import WebhookDelivery, WebhookSubscription
 
 pytestmark = pytest.mark.django_db
 
@@ -144,3 +144,16 @@ def test_a_pull_page_that_opens_conflicts_emits_one_event(
     delivery = WebhookDelivery.objects.get()
     assert delivery.event == "conflict.created" and delivery.payload["data"]["count"] == 2
     assert Contact.objects.filter(company__startswith="Local").count() == 2
+
+
+def test_an_organization_without_subscriptions_emits_with_no_query(org, django_assert_num_queries):
+    """The "has subscriptions" flag is cached; a new subscription forgets it at once."""
+    from webhooks.events import event_emit, organization_has_subscriptions
+
+    assert organization_has_subscriptions(organization_id=org.pk) is False
+    with django_assert_num_queries(0):
+        assert event_emit(organization_id=org.pk, event="contact.created", data={"contact_ids": []}) == 0
+    WebhookSubscription.objects.create(
+        organization=org, url="https://hooks.example.com/in", events=["contact.created"], signing={}
+    )
+    assert event_emit(organization_id=org.pk, event="contact.created", data={"contact_ids": []}) == 1
