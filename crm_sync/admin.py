@@ -673,6 +673,7 @@ class SyncRunAdmin(OrganizationScopedAdmin):
         "created",
         "updated",
         "unchanged",
+        "archived",
         "conflicts",
         "error_count",
         "calls",

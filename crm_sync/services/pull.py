@@ -13,6 +13,10 @@ A pass ends when the connector says nothing more is there; the watermark the nex
 starts from is the earlier of when this pass started and the newest modified time it read,
 so a record changed while a pass walks is read again by the next, never missed.
 
+A backfill that reads every page by itself without an error then marks what the CRM did not
+return (deleted there; most CRMs have no deletion feed) as archived, in the same transaction
+as the run's finish (pull_unseen.py). An incremental pull only sees changes and never does.
+
 The connector's HTTP client is the push side's: one rate limiter, daily quota and circuit
 per CRM account. A retriable failure (429, timeout, outage) is retried a few times from the
 saved cursor; past that the run ends `rate_limited` or `failed` and the next one resumes.
@@ -44,6 +48,7 @@ from crm_sync.services.pull_apply import (
     page_apply_contacts,
     page_apply_records,
 )
+from crm_sync.services.pull_unseen import pull_not_returned_mark, pull_pass_complete
 from integrations import registry
 from integrations.connectors.base import Page
 from integrations.errors import CrmAuthError, CrmError, CrmRateLimited, CrmTimeout, CrmUnavailable
@@ -155,7 +160,9 @@ def pull_runs_reserve(*, connection: CrmConnection, object_types, worker: str = 
     return runs
 
 
-def _run_adopt(*, connection: CrmConnection, object_type: str, run_id: int, worker: str) -> SyncRun:
+def _run_adopt(
+    *, connection: CrmConnection, object_type: str, run_id: int, worker: str, backfill: bool
+) -> SyncRun:
     run = (
         SyncRun.objects.select_for_update()
         .filter(pk=run_id, connection=connection, object_type=object_type, direction=SyncRun.Direction.PULL)
@@ -164,8 +171,9 @@ def _run_adopt(*, connection: CrmConnection, object_type: str, run_id: int, work
     if run is None or run.outcome != SyncRun.Outcome.RUNNING:
         raise NotFound(f"Pull run {run_id} is gone or no longer running.", code="sync_run_not_found")
     run.worker = worker[:255] or run.worker
+    run.backfill = run.backfill or backfill
     run.heartbeat_at = timezone.now()
-    run.save(update_fields=["worker", "heartbeat_at"])
+    run.save(update_fields=["worker", "backfill", "heartbeat_at"])
     return run
 
 
@@ -177,7 +185,9 @@ def _run_start(
     refuses, a dead one is closed first."""
     now = timezone.now()
     if run_id is not None:
-        run = _run_adopt(connection=connection, object_type=object_type, run_id=run_id, worker=worker)
+        run = _run_adopt(
+            connection=connection, object_type=object_type, run_id=run_id, worker=worker, backfill=backfill
+        )
         return _cursor_prepare(run=run, connection=connection, object_type=object_type, backfill=backfill)
     runs_stale_close(connection=connection, object_types=[object_type], now=now)
     try:
@@ -365,12 +375,28 @@ def pull_run(
             _run_error(run, exc)
             _run_finish(run, outcome=SyncRun.Outcome.FAILED, meter=meter)
             raise
-    run = _run_finish(run, outcome=outcome, meter=meter)
+    try:
+        run = _run_close(run, outcome=outcome, meter=meter, backfill=backfill, actor=ctx.actor)
+    except BaseException as exc:
+        _run_error(run, exc)
+        _run_finish(run, outcome=SyncRun.Outcome.FAILED, meter=meter)
+        raise
     logger.info(
         "Pulled %s from connection %s: %s fetched, %s created, %s updated, %s errors (%s)",
         object_type, connection.pk, run.fetched, run.created, run.updated, run.error_count, run.outcome,
     )  # fmt: skip
     return run
+
+
+@transaction.atomic
+def _run_close(run: SyncRun, *, outcome: str, meter, backfill: bool, actor: Actor) -> SyncRun:
+    """Finish the run; after a backfill that read every page cleanly, first mark what the CRM
+    did not return (pull_unseen.py), in the same transaction as the run's count of them."""
+    run.outcome = outcome
+    if backfill and pull_pass_complete(run=run):
+        marked = pull_not_returned_mark(run=run, actor=actor, now=timezone.now())
+        run.archived += marked
+    return _run_finish(run, outcome=outcome, meter=meter)
 
 
 def _prefetched(pages: Iterator[Page]) -> Iterator[Page]:

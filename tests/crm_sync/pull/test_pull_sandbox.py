@@ -316,3 +316,65 @@ def test_a_page_failing_mid_run_is_resumed_by_the_next_run_nothing_skipped_nothi
     assert second.created == 500 and second.fetched == 500
     assert ContactSyncState.objects.filter(connection=connection).count() == 900
     assert Contact.objects.filter(organization=org).count() == 900
+
+
+def _crm_delete(connection: CrmConnection, remote_id: str) -> None:
+    """A CRM user deletes a contact through the CRM's own API: Brevo's DELETE /v3/contacts/{id},
+    Mautic's DELETE /api/contacts/{id}/delete."""
+    if connection.kind == "brevo":
+        url, auth = f"{connection.base_url}/contacts/{remote_id}", None
+        headers = {"api-key": connection.credentials["api_key"]}
+    else:
+        url, headers = f"{connection.base_url}/api/contacts/{remote_id}/delete", {}
+        auth = (connection.credentials["username"], connection.credentials["password"])
+    response = requests.delete(url, headers=headers, auth=auth, timeout=10)
+    assert response.status_code in (200, 204), response.text
+
+
+# CRMs without a deletion feed: the path a pull's list requests take there.
+LIST_PATHS = {"brevo": "/v3/contacts", "mautic": "/api/contacts"}
+
+
+@pytest.mark.parametrize("kind", sorted(LIST_PATHS))
+def test_a_backfill_marks_a_contact_deleted_in_a_crm_without_a_deletion_feed_and_keeps_its_data(
+    kind, live_server, make_connection, org, other_org, settings
+):
+    settings.SYNC_PULL_PAGE_RETRIES = 0
+    settings.SYNC_PULL_PREFETCH = False  # the sandbox counts scripted faults in the database
+    sandbox = box(live_server, kind)
+    writer = make_connection(kind, other_org)
+    results = connector_for(writer).push_contacts([payload(n) for n in range(1, 4)])
+    assert all(r.ok for r in results), [r.error for r in results]
+    ids = {r.contact_id: r.remote_id for r in results}
+    connection = make_connection(kind, org, page_size=1)
+    assert pull_run(connection_id=connection.pk, object_type="contacts").created == 3
+    _crm_delete(writer, ids["c2"])
+
+    def gone_state() -> ContactSyncState:
+        return ContactSyncState.objects.get(connection=connection, remote_id=ids["c2"])
+
+    # an incremental pull only sees changes: the CRM lists no deleted contacts, nothing is marked
+    incremental = pull_run(connection_id=connection.pk, object_type="contacts")
+    assert incremental.outcome == SyncRun.Outcome.SUCCESS and incremental.archived == 0
+    assert not gone_state().remote_archived
+    # a backfill whose second page fails read only part of the CRM: nothing is marked
+    sandbox.configure(
+        options={"fail_requests": {"nth": [2], "status": 500, "path_contains": LIST_PATHS[kind]}}
+    )
+    failed = pull_run(connection_id=connection.pk, object_type="contacts", backfill=True)
+    assert failed.outcome == SyncRun.Outcome.FAILED and failed.pages == 1 and failed.archived == 0
+    assert not ContactSyncState.objects.filter(connection=connection, remote_archived=True).exists()
+    assert not RemoteRecord.objects.filter(connection=connection, archived=True).exists()
+    # a complete backfill marks the deleted contact, and only it; its local data stays
+    sandbox.configure(options={})
+    backfill = pull_run(connection_id=connection.pk, object_type="contacts", backfill=True)
+    assert backfill.outcome == SyncRun.Outcome.SUCCESS, backfill.errors
+    assert (backfill.fetched, backfill.archived) == (2, 1) and backfill.pages >= 2
+    state = gone_state()
+    assert state.remote_archived and state.remote_archived_at is not None
+    assert ContactSyncState.objects.filter(connection=connection, remote_archived=True).count() == 1
+    assert RemoteRecord.objects.get(connection=connection, remote_id=ids["c2"]).archived
+    assert RemoteRecord.objects.filter(connection=connection, archived=True).count() == 1
+    contact = Contact.objects.get(pk=state.contact_id)
+    assert (contact.email, contact.first_name, contact.company) == ("mapped2@example.com", "First2", "Co2")
+    assert Contact.objects.filter(organization=org).count() == 3
