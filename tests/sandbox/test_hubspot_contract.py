@@ -399,7 +399,7 @@ def test_list_pages_with_after_and_get_all(hubspot_sdk):
     paged = [r.id for page in (first, second, last) for r in page.results]
     assert paged == sorted(ids.values(), key=int)
     everything = hubspot_sdk.crm.contacts.get_all(properties=["email"], properties_with_history=["firstname"])
-    assert sorted(r.id for r in everything) == sorted(ids.values(), key=int)
+    assert sorted((r.id for r in everything), key=int) == sorted(ids.values(), key=int)
     assert everything[0].properties_with_history["firstname"][0].value == "F"
 
 

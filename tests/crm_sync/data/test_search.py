@@ -166,7 +166,7 @@ def test_a_rare_word_costs_one_more_statement_per_table_whatever_the_sources(
     monkeypatch.setattr(search, "WALK_ROWS_PER_RESULT", 0)
     api_client.get(URL, {"q": "quorra"})
     extra = 2 if connection.vendor == "postgresql" else 0
-    with django_assert_num_queries(5 + extra):
+    with django_assert_num_queries(4 + extra):
         body = api_client.get(URL, {"q": "quorra"}).json()
     assert body["total"] == 1 + sources
     assert names(body, "local") == ["Alan Quorra"]
