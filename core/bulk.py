@@ -194,15 +194,20 @@ def bulk_update_where(
 
 
 def insert_together(*objs: models.Model, using: str = "default") -> None:
-    """Insert several new rows of any models in one statement on PostgreSQL: atomic without a transaction.
+    """Insert several new rows of any models: all of them or none, holding the write as briefly as possible.
 
-    `WITH r1 AS (INSERT …), r2 AS (INSERT …) INSERT …`: PostgreSQL runs every data-modifying
-    WITH part exactly once, in the one statement, so either all rows are written or none (a
-    unique violation in any raises IntegrityError, nothing stays). Outside a transaction that
-    is one round trip where BEGIN, the INSERTs and COMMIT were one each. Each INSERT is
-    Django's own (pre_save such as auto_now_add applied); keys must be set by the caller,
-    except an auto-generated key of the last object, which is not read back. No save(), no
-    model signals, as bulk_create. The caller uses it only on PostgreSQL.
+    Each INSERT is Django's own, compiled before anything is sent (pre_save such as
+    auto_now_add applied); keys must be set by the caller, except an auto-generated key of the
+    last object, which is not read back. No save(), no model signals, as bulk_create.
+
+    On PostgreSQL the rows go in one statement, `WITH r0 AS (INSERT …) INSERT …`: PostgreSQL
+    runs every data-modifying WITH part exactly once within the statement, so either all rows
+    are written or none (a unique violation in any raises IntegrityError). Outside a
+    transaction that is one round trip where BEGIN, the INSERTs and COMMIT were one each;
+    inside one it is wrapped in a savepoint, so a failure leaves the caller's transaction
+    usable. Elsewhere (SQLite has no INSERT inside WITH) the INSERTs run back to back in one
+    atomic block: SQLite's write lock (taken at BEGIN IMMEDIATE) is held for the executes
+    only, not for the ORM's work of building them, which other writers used to queue behind.
     """
     connection = connections[using]
     statements = []
@@ -215,16 +220,19 @@ def insert_together(*objs: models.Model, using: str = "default") -> None:
         query = models.sql.InsertQuery(type(obj))
         query.insert_values(fields, [obj])
         [(sql, params)] = query.get_compiler(using=using).as_sql()
-        statements.append((sql, params))
-    *parts, (last_sql, last_params) = statements
-    params: list[Any] = []
-    heads = []
-    for position, (sql, part_params) in enumerate(parts):
-        heads.append(f"r{position} AS ({sql})")
-        params.extend(part_params)
-    sql = f"WITH {', '.join(heads)} {last_sql}" if heads else last_sql
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *last_params])
+        statements.append((sql, list(params)))
+    if connection.vendor == "postgresql" and len(statements) > 1:
+        *parts, (last_sql, last_params) = statements
+        heads = ", ".join(f"r{position} AS ({sql})" for position, (sql, _) in enumerate(parts))
+        params = [param for _, part_params in parts for param in part_params]
+        statements = [(f"WITH {heads} {last_sql}", [*params, *last_params])]
+    if len(statements) == 1 and not connection.in_atomic_block:
+        with connection.cursor() as cursor:  # one statement: atomic by itself
+            cursor.execute(*statements[0])
+    else:
+        with transaction.atomic(using=using), connection.cursor() as cursor:
+            for sql, params in statements:
+                cursor.execute(sql, params)
     for obj in objs:
         obj._state.adding = False
         obj._state.db = using

@@ -112,52 +112,36 @@ def contact_create(
 
     The unique constraint finds the duplicate, not a query before the INSERT: the contact and
     its audit event are written together or not at all, and an IntegrityError leaves neither
-    before the existing contact is looked up for the Conflict. Outside a transaction on
-    PostgreSQL both rows go in one statement (insert_together), a request's one round trip;
-    elsewhere, and inside a caller's transaction, in one atomic block (a savepoint inside a
-    caller's) of two INSERTs. Nothing is read back.
+    before the existing contact is looked up for the Conflict. Both rows are built first and
+    written by insert_together: on PostgreSQL one statement (a request's one round trip; a
+    savepoint around it inside a caller's transaction), on SQLite two INSERTs back to back in
+    one atomic block, so the write lock is not held while the ORM builds them. Nothing is read
+    back; the contact is announced after the commit.
     """
     values = contact_values_clean(organization=organization, data=data)
     contact = Contact(organization=organization, **values, **actor_fields(actor))
     contact_identity_check(email=contact.email, first_name=contact.first_name, last_name=contact.last_name)
     _full_clean(contact, fields=list(values))
     set_fields = [name for name in EDITABLE_FIELDS if getattr(contact, name) not in ("", [], {}, None)]
-    connection = transaction.get_connection()
+    contact.search_text_refresh()  # what save() would do
+    audit = audit_event_build(
+        organization=organization,
+        actor=actor,
+        action=audit_action,
+        object_type="contact",
+        object_id=contact.pk,
+        changes=_snapshot(contact, set_fields),
+    )
     try:
-        if connection.vendor == "postgresql" and not connection.in_atomic_block:
-            # One statement writes both rows (atomic by itself): one round trip, not four.
-            contact.search_text_refresh()
-            audit = audit_event_build(
-                organization=organization,
-                actor=actor,
-                action=audit_action,
-                object_type="contact",
-                object_id=contact.pk,
-                changes=_snapshot(contact, set_fields),
-            )
-            insert_together(contact, audit)
-            contacts_changed_on_commit(
-                organization=organization, contact_ids=[contact.pk], fields=set_fields, action="created"
-            )
-            return contact
-        with transaction.atomic():
-            contact.save(force_insert=True)
-            audit_record(
-                organization=organization,
-                actor=actor,
-                action=audit_action,
-                object_type="contact",
-                object_id=contact.pk,
-                changes=_snapshot(contact, set_fields),
-            )
-            contacts_changed_on_commit(
-                organization=organization, contact_ids=[contact.pk], fields=set_fields, action="created"
-            )
+        insert_together(contact, audit)
     except IntegrityError:
         conflict = contact.email and _duplicate_email(organization=organization, email=contact.email)
         if conflict:
             raise conflict
         raise
+    contacts_changed_on_commit(
+        organization=organization, contact_ids=[contact.pk], fields=set_fields, action="created"
+    )
     return contact
 
 

@@ -1,7 +1,7 @@
-"""contact_create outside a transaction on PostgreSQL: contact and audit in one statement.
+"""contact_create's write through core.bulk.insert_together: contact and audit, both or neither.
 
-These tests run with real autocommit (transaction=True), the way a request runs, because
-inside the test's usual transaction the create takes its atomic-block path instead.
+These tests run with real autocommit (transaction=True), the way a request runs: on
+PostgreSQL the create is then one statement, on SQLite two INSERTs in one short transaction.
 """
 
 import uuid
@@ -20,11 +20,12 @@ from tests.contacts.factories import ContactFactory
 from webhooks.models import WebhookDelivery
 from webhooks.services import subscription_create
 
-pytestmark = [pytest.mark.requires_postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 URL = "/api/v1/contacts/"
 
 
+@pytest.mark.requires_postgres
 def test_the_api_create_is_one_statement_with_its_audit(api_client, org, django_assert_num_queries):
     # The key row and the organization's flags cached, as after any first request.
     api_client.post(URL, {"email": "warm@example.com", "custom_properties": {"a": 1}}, format="json")
