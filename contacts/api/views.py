@@ -22,6 +22,7 @@ from contacts.api.serializers import (
     FromEventOutputSerializer,
     HistoryEntrySerializer,
     RegistrationOutputSerializer,
+    contact_input_validate,
 )
 from contacts.filters import ContactFilter, EventFilter
 from contacts.models import Contact, Event
@@ -142,9 +143,7 @@ class ContactViewSet(IdempotentCreateMixin, OrganizationScopedMixin, viewsets.Ge
     )
     def create(self, request):
         def operation() -> tuple[int, Any]:
-            serializer = ContactInputSerializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
-            data = {"source": Contact.Source.API, **serializer.validated_data}
+            data = {"source": Contact.Source.API, **contact_input_validate(request.data)}
             contact = contact_create(
                 organization=self.organization, actor=Actor.from_request(request), data=data
             )
