@@ -218,9 +218,11 @@ class Client:
         raise AssertionError("unreachable")
 
 
-def run_phase(name: str, jobs: list, port: int, key: str, concurrency: int, expect: int) -> dict:
-    latencies: list[float] = []
-    failures: list[str] = []
+def drive(jobs: list, port: int, key: str, concurrency: int) -> tuple[list, float, int]:
+    """Send (method, path, body) jobs from `concurrency` keep-alive clients, each taking the next
+    job when its answer is in; returns the (status, seconds, body) answers, the wall time and the
+    reconnects. from_event.py drives its registrations with it too."""
+    answers: list[tuple[int, float, bytes]] = []
     lock = threading.Lock()
     queue = list(reversed(jobs))
     clients = [Client(port, key) for _ in range(concurrency)]
@@ -231,11 +233,9 @@ def run_phase(name: str, jobs: list, port: int, key: str, concurrency: int, expe
                 if not queue:
                     return
                 method, path, body = queue.pop()
-            status, seconds, data = client.call(method, path, body)
+            answer = client.call(method, path, body)
             with lock:
-                latencies.append(seconds)
-                if status != expect:
-                    failures.append(f"{status} {data[:200]!r}")
+                answers.append(answer)
 
     started = time.perf_counter()
     threads = [threading.Thread(target=worker, args=(c,)) for c in clients]
@@ -243,19 +243,31 @@ def run_phase(name: str, jobs: list, port: int, key: str, concurrency: int, expe
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - started
-    if failures:
-        sys.exit(f"{name}: {len(failures)} unexpected responses, first: {failures[0]}")
-    latencies.sort()
+    return answers, time.perf_counter() - started, sum(c.reconnects for c in clients)
+
+
+def latency_figures(answers: list, elapsed: float) -> dict:
+    """Requests, rate and p50/p99 (ms) of driven answers."""
+    latencies = sorted(seconds for _, seconds, _ in answers)
     return {
-        "phase": name,
         "requests": len(latencies),
-        "concurrency": concurrency,
         "seconds": elapsed,
         "rps": len(latencies) / elapsed,
         "p50": statistics.median(latencies) * 1000,
         "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
-        "reconnects": sum(c.reconnects for c in clients),
+    }
+
+
+def run_phase(name: str, jobs: list, port: int, key: str, concurrency: int, expect: int) -> dict:
+    answers, elapsed, reconnects = drive(jobs, port, key, concurrency)
+    failures = [f"{status} {data[:200]!r}" for status, _, data in answers if status != expect]
+    if failures:
+        sys.exit(f"{name}: {len(failures)} unexpected responses, first: {failures[0]}")
+    return {
+        "phase": name,
+        "concurrency": concurrency,
+        **latency_figures(answers, elapsed),
+        "reconnects": reconnects,
     }
 
 

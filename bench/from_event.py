@@ -22,11 +22,8 @@ Nothing here is asserted by the test suite; the numbers depend on the machine.
 import argparse
 import os
 import random
-import statistics
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,9 +31,10 @@ sys.path.insert(0, str(ROOT))
 from bench.api_contacts import (  # noqa: E402
     DOCS,
     App,
-    Client,
     FreshDatabase,
     contact_body,
+    drive,
+    latency_figures,
     manage,
     start_server,
 )
@@ -79,40 +77,15 @@ def registrations(count: int, repeat: float, seed: int = 18) -> tuple[list[dict]
 
 
 def run(port: int, key: str, jobs: list, concurrency: int) -> dict:
-    latencies: list[float] = []
+    answers, elapsed, _ = drive(jobs, port, key, concurrency)
     statuses: dict[int, int] = {}
     samples: dict[int, bytes] = {}
-    lock = threading.Lock()
-    queue = list(reversed(jobs))
-    clients = [Client(port, key) for _ in range(concurrency)]
-
-    def worker(client: Client) -> None:
-        while True:
-            with lock:
-                if not queue:
-                    return
-                method, path, body = queue.pop()
-            status, seconds, data = client.call(method, path, body)
-            with lock:
-                latencies.append(seconds)
-                statuses[status] = statuses.get(status, 0) + 1
-                if status not in (200, 201):
-                    samples.setdefault(status, data[:300])
-
-    started = time.perf_counter()
-    threads = [threading.Thread(target=worker, args=(c,)) for c in clients]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    latencies.sort()
+    for status, _, data in answers:
+        statuses[status] = statuses.get(status, 0) + 1
+        if status not in (200, 201):
+            samples.setdefault(status, data[:300])
     return {
-        "requests": len(latencies),
-        "seconds": elapsed,
-        "rps": len(latencies) / elapsed,
-        "p50": statistics.median(latencies) * 1000,
-        "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+        **latency_figures(answers, elapsed),
         "statuses": dict(sorted(statuses.items())),
         "samples": samples,
     }
