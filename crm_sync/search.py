@@ -197,16 +197,16 @@ def _pg_scope_parts(*, name: str, table: str, scope: tuple, terms: list[str], ne
         SELECT id, 0 AS tier, {KEY} AS k FROM {table}
         WHERE {indexed_scope} AND {KEY} LIKE %s
         ORDER BY {KEY}, id LIMIT %s
-    )"""  # noqa: S608 - table, scope and names are this module's constants
+    )"""  # noqa: S608 - table, scope and names are this module's constants  # nosec B608
     # No match test here: a text starting with "t1 t2 … tn" has t1 … tn-1 as words and a word
     # starting with tn, so it matches. With one, the planner (its estimates of the range and
     # of the test multiplied as if independent) read every row of the range through the GIN
     # index and sorted them ("barbara": 3,600 rows a source) or read it in parallel workers.
     params = [*scope_params, prefix, need]
-    hits = f"SELECT %s AS scope, id, tier, k FROM {name}_a"  # noqa: S608
+    hits = f"SELECT %s AS scope, id, tier, k FROM {name}_a"  # noqa: S608  # nosec B608
     hit_params = [scope_id]
     if not walk:
-        found = f"(SELECT count(*) FROM {name}_a) + (SELECT count(*) FROM shared_c WHERE scope = %s)"  # noqa: S608
+        found = f"(SELECT count(*) FROM {name}_a) + (SELECT count(*) FROM shared_c WHERE scope = %s)"  # noqa: S608  # nosec B608
         stats = f"SELECT %s AS scope, {found} AS found, NULL::bigint AS walked"
         return ctes, params, hits, hit_params, stats, [scope_id, scope_id]
     ctes += f""",
@@ -217,15 +217,15 @@ def _pg_scope_parts(*, name: str, table: str, scope: tuple, terms: list[str], ne
         ) walk
         WHERE (SELECT count(*) FROM {name}_a) < %s AND NOT k LIKE %s AND {match}
         ORDER BY k, id LIMIT %s
-    )"""  # noqa: S608
+    )"""  # noqa: S608  # nosec B608
     params += [*scope_params, walk_rows(need), need, prefix, *match_params, need]
-    hits += f" UNION ALL SELECT %s, id, tier, k FROM {name}_r"  # noqa: S608
+    hits += f" UNION ALL SELECT %s, id, tier, k FROM {name}_r"  # noqa: S608  # nosec B608
     hit_params.append(scope_id)
-    found = f"(SELECT count(*) FROM {name}_a) + (SELECT count(*) FROM {name}_r)"  # noqa: S608
+    found = f"(SELECT count(*) FROM {name}_a) + (SELECT count(*) FROM {name}_r)"  # noqa: S608  # nosec B608
     # Only for a short page: how far the walk got (fewer rows than its bound = the whole
     # scope, so (b) saw every match and the page is complete without part (c)).
     walked = f"""CASE WHEN {found} < %s THEN (SELECT count(*) FROM (
-        SELECT 1 FROM {table} WHERE {indexed_scope} ORDER BY {KEY}, id LIMIT %s) seen) END"""  # noqa: S608
+        SELECT 1 FROM {table} WHERE {indexed_scope} ORDER BY {KEY}, id LIMIT %s) seen) END"""  # noqa: S608  # nosec B608
     stats = f"SELECT %s AS scope, {found} AS found, {walked} AS walked"
     return ctes, params, hits, hit_params, stats, [scope_id, need, *scope_params, walk_rows(need)]
 
@@ -249,7 +249,7 @@ def _pg_shared_rest(*, table: str, scopes: list[tuple], terms: list[str], need: 
             ) matches
         ) numbered
         WHERE n <= %s
-    )"""  # noqa: S608 - table and scope tests are this module's constants
+    )"""  # noqa: S608 - table and scope tests are this module's constants  # nosec B608
     return cte, [*which_params, *any_params, prefix, *match_params, need]
 
 
@@ -290,7 +290,7 @@ def _pg_statement(
                         AND ranked.search_position <= %s
     LEFT JOIN {table} t ON t.id = ranked.id
     ORDER BY stats.scope, ranked.search_position
-    """  # noqa: S608 - names and columns are the model's, values travel as parameters
+    """  # noqa: S608 - names and columns are the model's, values travel as parameters  # nosec B608
     rows: dict = {scope[0]: [] for scope in scopes}
     counts: dict = {}
     for row in model.objects.raw(sql, [*params, *hit_params, *stat_params, offset, need]):  # nosec B611

@@ -22,7 +22,6 @@ from typing import Any, ClassVar
 from django import forms
 from django.db import models
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
 
 from core.api import validation_details
 from core.errors import ApplicationError, InvalidInput
@@ -116,7 +115,7 @@ class FieldMappingWidget(forms.Widget):
                 remote,
                 name,
             )
-        options = [mark_safe('<option value="">— not sent —</option>')]
+        options = [format_html('<option value="">{}</option>', "— not sent —")]
         names = catalog.names
         if remote and remote not in names:
             options.append(
