@@ -8,6 +8,13 @@ INSERT … SELECT generate_series, then times:
   - queue-all again once every contact has a Complete row (the re-queue): goal ≤ 10 s;
   - sync-stats (crm_sync.selectors.sync_stats) over the resulting states: goal ≤ 100 ms
     (median of 5 runs after a warm-up and ANALYZE).
+Above SYNC_QUEUE_ALL_INLINE_MAX_ROWS a queue-all answers once it has decided and counted the
+contacts, and a task writes them to the queue in chunks (crm_sync/services/queue_all_runs.py).
+The bench times the answer, then writes the chunks itself, as the task would, and times that
+too ("written"): the answer's queued_count is checked against the rows then in the queue.
+--inline-max and --chunk-rows set those two settings for the run (--inline-max at --count or above
+writes everything inside the request: the code path of smaller queue-alls, and of every queue-all
+before the chunked runs).
 Beside each wall-clock time it prints what a loaded machine changes less: the CPU seconds of
 the PostgreSQL backend that ran it (from /proc, when the server runs on this machine) and the
 WAL it wrote.
@@ -35,13 +42,15 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from accounts.actors import Actor  # noqa: E402
 from accounts.models import Organization  # noqa: E402
 from crm_sync.models import ContactSyncState, ProcessingStatus, SyncStatus  # noqa: E402
 from crm_sync.selectors import sync_stats  # noqa: E402
-from crm_sync.services.queue_all import contacts_queue_all  # noqa: E402
+from crm_sync.services import queue_all  # noqa: E402
+from crm_sync.services.queue_all_runs import queue_all_run_write  # noqa: E402
 from integrations.models import CrmConnection  # noqa: E402
 
 SLUG = "bench-queue-all"
@@ -105,12 +114,49 @@ def fill(organization: Organization, count: int) -> float:
     return time.perf_counter() - started
 
 
+def queue_and_write(organization: Organization, kind: str, actor: Actor) -> tuple[dict, Phase, str]:
+    """Queue-all every contact (the answer), then write its chunks as the task would (written).
+
+    The task is not sent: the bench process writes the chunks itself, so the figures hold no
+    broker or worker start-up. Checks that the queue then holds the rows the answer counted.
+    """
+    connection_row = CrmConnection.objects.get(organization=organization)
+    queued_before = _queued_rows(connection_row)
+    original, queue_all._write_later = queue_all._write_later, lambda run_id: None
+    try:
+        with Phase() as answer:
+            result = queue_all.contacts_queue_all(organization=organization, crm=kind, actor=actor)
+    finally:
+        queue_all._write_later = original
+    run = result.get("run")
+    if run is None:
+        limit = settings.SYNC_QUEUE_ALL_INLINE_MAX_ROWS
+        written = f"written inside the request (SYNC_QUEUE_ALL_INLINE_MAX_ROWS = {limit:,})"
+    else:
+        with Phase() as write:
+            rows, _ = queue_all_run_write(run_id=run["id"])
+        chunk = settings.SYNC_QUEUE_ALL_CHUNK_ROWS
+        written = f"written to the queue after the answer, {chunk:,} a chunk: {write} for {rows:,} rows"
+    in_queue = _queued_rows(connection_row) - queued_before
+    if in_queue != result["queued_count"]:
+        sys.exit(f"the answer counted {result['queued_count']:,} but the queue gained {in_queue:,} rows")
+    return result, answer, written
+
+
+def _queued_rows(connection_row: CrmConnection) -> int:
+    return ContactSyncState.objects.filter(connection=connection_row, sync_status=SyncStatus.QUEUED).count()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--count", type=int, default=1_000_000)
+    parser.add_argument("--inline-max", type=int, default=settings.SYNC_QUEUE_ALL_INLINE_MAX_ROWS)
+    parser.add_argument("--chunk-rows", type=int, default=settings.SYNC_QUEUE_ALL_CHUNK_ROWS)
     args = parser.parse_args()
+    settings.SYNC_QUEUE_ALL_INLINE_MAX_ROWS = args.inline_max
+    settings.SYNC_QUEUE_ALL_CHUNK_ROWS = args.chunk_rows
     if connection.vendor != "postgresql":
         sys.exit("Set DATABASE_URL to a migrated PostgreSQL database.")
 
@@ -130,9 +176,8 @@ def main() -> None:
 
     actor = Actor.system("bench")
     with Phase() as dry_phase:
-        dry = contacts_queue_all(organization=organization, crm=kind, dry_run=True, actor=actor)
-    with Phase() as queue_phase:
-        result = contacts_queue_all(organization=organization, crm=kind, actor=actor)
+        dry = queue_all.contacts_queue_all(organization=organization, crm=kind, dry_run=True, actor=actor)
+    result, queue_phase, write_phase = queue_and_write(organization, kind, actor)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE crm_sync_contactsyncstate")
     conn = CrmConnection.objects.get(organization=organization)
@@ -143,8 +188,7 @@ def main() -> None:
     )
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE crm_sync_contactsyncstate")
-    with Phase() as again_phase:
-        again = contacts_queue_all(organization=organization, crm=kind, actor=actor)
+    again, again_phase, again_write_phase = queue_and_write(organization, kind, actor)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE crm_sync_contactsyncstate")
     sync_stats(connection=conn)  # warm-up
@@ -157,10 +201,12 @@ def main() -> None:
 
     print(f"queue-all dry run: {dry_phase} ({dry['queued_count']:,} would queue, skipped {dry['skipped']})")
     print(f"queue-all: {queue_phase} for {result['queued_count']:,} contacts (goal ≤ 5 s)")
+    print(f"  {write_phase}")
     print(
         f"queue-all again (every contact has a Complete row): {again_phase} "
         f"for {again['queued_count']:,} contacts (goal ≤ 10 s)"
     )
+    print(f"  {again_write_phase}")
     print(
         f"sync-stats: {stats_ms:.0f} ms median of 5 over {stats['total_contacts']:,} states (goal ≤ 100 ms)"
     )

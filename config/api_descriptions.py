@@ -129,7 +129,11 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "contacts_queue_all_sync_create": (
         "Queue every contact matching filters",
         "Queues every contact matching the filters in a few set-based statements and counts the "
-        "skipped by reason. `estimated_completion` comes from the connection's measured push rate; "
+        "skipped by reason. Above SYNC_QUEUE_ALL_INLINE_MAX_ROWS contacts it answers 202 once it has "
+        "decided and counted them, with a `run` saying how many are written to the queue yet (a task "
+        "writes them in chunks; sync-stats shows the rest as `queue_all_pending`); a second queue-all "
+        "of the CRM while one is written is refused with 409 `queue_all_in_progress`. "
+        "`estimated_completion` comes from the connection's measured push rate; "
         "it is null when the connection is paused until someone acts or nothing has been measured "
         f"yet, and `estimate` says which. {_CRM} {_SYNC}",
     ),

@@ -37,6 +37,7 @@ from crm_sync.dashboard import connection_state
 from crm_sync.models import (
     ContactSyncState,
     PullCursor,
+    QueueAllRun,
     RemoteRecord,
     SyncRun,
     SyncStatus,
@@ -686,6 +687,29 @@ class SyncRunAdmin(OrganizationScopedAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in SyncRun._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(QueueAllRun)
+class QueueAllRunAdmin(OrganizationScopedAdmin):
+    """Big queue-alls: counted in their request, written to the queue by a task. Read-only."""
+
+    organization_path = "connection__organization"
+    list_display = ["requested_at", "connection", "total", "written", "not_written", "pending", "finished_at"]
+    list_filter = ["connection__kind"]
+    list_select_related = ["connection"]
+    date_hierarchy = "requested_at"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in QueueAllRun._meta.fields]
 
     def has_add_permission(self, request):
         return False

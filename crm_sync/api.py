@@ -62,7 +62,9 @@ class ContactsBulkQueueSyncApi(SyncApi):
 
 class ContactsQueueAllSyncApi(SyncApi):
     @extend_schema(
-        request=serializers.QueueAllSyncInput, responses=serializers.QueueAllSyncOutput, tags=["sync"]
+        request=serializers.QueueAllSyncInput,
+        responses={200: serializers.QueueAllSyncOutput, 202: serializers.QueueAllSyncOutput},
+        tags=["sync"],
     )
     def post(self, request):
         data = self.validated(serializers.QueueAllSyncInput, request.data)
@@ -72,7 +74,9 @@ class ContactsQueueAllSyncApi(SyncApi):
         result["estimated_completion"] = estimate["at"]
         result["estimate"] = estimate["text"]
         result["paused"] = estimate["paused"]
-        return Response(result)
+        # 202: decided and counted, and still being written to the queue (queue_all_runs.py).
+        writing = result.get("run", {}).get("status") == "writing"
+        return Response(result, status=202 if writing else 200)
 
 
 class ContactSyncStatusApi(SyncApi):

@@ -19,6 +19,7 @@ from crm_sync.models import (
     ConnectionStatusSnapshot,
     ContactSyncState,
     ProcessingStatus,
+    QueueAllRun,
     SyncRun,
     SyncStatus,
     registry_display_name,
@@ -48,6 +49,8 @@ class ConnectionPanel:
     crm: str
     counts: dict[str, int] = field(default_factory=dict)
     queue_depth: int = 0
+    # Contacts a big queue-all has counted and not yet written to the queue (read live, not snapshotted).
+    queue_all_pending: int = 0
     throughput: float | None = None
     last_push: datetime | None = None
     last_pull: datetime | None = None
@@ -80,11 +83,12 @@ class ConnectionPanel:
     @property
     def drain_seconds(self) -> float | None:
         """The queue over the throughput measured on this connection; None with no recent history."""
-        if not self.queue_depth:
+        waiting = self.queue_depth + self.queue_all_pending
+        if not waiting:
             return 0.0
         if not self.throughput:
             return None
-        return self.queue_depth / self.throughput
+        return waiting / self.throughput
 
 
 def _local_time(value: datetime) -> str:
@@ -174,10 +178,17 @@ def connection_panels(*, connections, now: datetime | None = None) -> list[Conne
             ),
             first=recent_aggregate(Min("started_at")),
             last=recent_aggregate(Max("finished_at")),
+            # At most one unfinished queue-all a connection (a constraint).
+            queue_all_pending=Subquery(
+                QueueAllRun.objects.filter(connection=OuterRef("pk"), finished_at__isnull=True)
+                .annotate(pending=F("total") - F("written") - F("not_written"))
+                .values("pending")[:1]
+            ),
         )
     ):
         panel = panels[row["pk"]]
         panel.last_push, panel.last_pull = row["last_push"], row["last_pull"]
+        panel.queue_all_pending = row["queue_all_pending"] or 0
         if row["done"] and row["first"] and row["last"]:
             panel.throughput = row["done"] / max((row["last"] - row["first"]).total_seconds(), 1.0)
     for panel in panels.values():

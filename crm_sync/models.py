@@ -628,3 +628,68 @@ class ConnectionStatusSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.connection_id} @ {self.computed_at:%H:%M:%S}"
+
+
+class ContactIdArray(models.Field):
+    """Contact ids written and read by SQL alone: uuid[] on PostgreSQL (16 bytes an id, unnested
+    in one pass), a JSON array of their text on SQLite. Never loaded into Python by the code."""
+
+    def db_type(self, connection) -> str:
+        return "uuid[]" if connection.vendor == "postgresql" else "text"
+
+
+class QueueAllRun(models.Model):
+    """A queue-all too big to write inside its request, written to the queue after the answer.
+
+    Rewriting a million state rows and their index entries takes the database longer than an
+    answer may (docs/benchmarks.md "bench/queue_all.py"). So the request takes the decision (which
+    contacts it queues), counts it (the answer's queued_count) and stores it in QueueAllChunks, all
+    in one transaction; a task then writes the chunks to the queue, one transaction each, and the
+    push claims their rows as they land. The decision is never taken again: a chunk skips only a
+    contact that someone else queued after the request, or that was deleted or lost its email
+    meanwhile (`not_written`). One unfinished run per connection (a constraint): a second
+    queue-all while one is written would count the same contacts twice.
+    """
+
+    connection = models.ForeignKey(
+        "integrations.CrmConnection", on_delete=models.CASCADE, related_name="queue_all_runs"
+    )
+    requested_at = models.DateTimeField()
+    priority = models.SmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    force = models.BooleanField(default=False)
+    # The answer's queued_count; written + not_written reach it when the last chunk is written.
+    total = models.PositiveIntegerField()
+    written = models.PositiveIntegerField(default=0)
+    not_written = models.PositiveIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Moves with every chunk written: a run nobody has moved for a while is resumed by the dispatcher.
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection"],
+                condition=Q(finished_at__isnull=True),
+                name="crm_sync_queue_all_one_unfinished",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"queue-all {self.pk} → {self.connection_id}: {self.written + self.not_written}/{self.total}"
+
+    @property
+    def pending(self) -> int:
+        return max(self.total - self.written - self.not_written, 0)
+
+
+class QueueAllChunk(models.Model):
+    """Contact ids a QueueAllRun still has to write, in contact order: all with a state row at the
+    request (their rows are re-queued) or all without one (rows are inserted)."""
+
+    run = models.ForeignKey(QueueAllRun, on_delete=models.CASCADE, related_name="chunks")
+    has_state = models.BooleanField()
+    size = models.PositiveIntegerField()
+    contact_ids = ContactIdArray()
+
+    def __str__(self) -> str:
+        return f"chunk {self.pk} of run {self.run_id}: {self.size}"

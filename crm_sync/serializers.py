@@ -96,6 +96,22 @@ class BulkQueueSyncOutput(serializers.Serializer):
     dry_run = serializers.BooleanField()
 
 
+class QueueAllRunOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(
+        choices=["writing", "written"], help_text="writing: some contacts are not in the queue yet."
+    )
+    queued_count = serializers.IntegerField(help_text="The contacts this queue-all queues.")
+    written_count = serializers.IntegerField(help_text="Of those, the rows written to the queue so far.")
+    not_written_count = serializers.IntegerField(
+        help_text="Contacts skipped when their chunk was written: queued by someone else since the "
+        "request, deleted, or left without an email."
+    )
+    pending_count = serializers.IntegerField(help_text="Contacts still to be written to the queue.")
+    requested_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
 class QueueAllSyncOutput(serializers.Serializer):
     crm = serializers.CharField()
     dry_run = serializers.BooleanField()
@@ -110,6 +126,11 @@ class QueueAllSyncOutput(serializers.Serializer):
     )
     estimate = serializers.CharField(help_text="The same for a person, saying paused or unknown and why.")
     paused = PauseOutput(allow_null=True, help_text="Why the queue is not moving, when it is not; else null.")
+    run = QueueAllRunOutput(
+        required=False,
+        help_text="Only when more than SYNC_QUEUE_ALL_INLINE_MAX_ROWS contacts are queued (answered 202): "
+        "they are decided and counted, and written to the queue in chunks after the answer.",
+    )
 
 
 class Last24h(serializers.Serializer):
@@ -127,6 +148,10 @@ class SyncStatsOutput(serializers.Serializer):
     skipped = serializers.IntegerField()
     success_rate = serializers.FloatField()
     last_24h = Last24h()
+    queue_all_pending = serializers.IntegerField(
+        help_text="Contacts a big queue-all has counted as queued and not yet written to the queue; "
+        "their rows still count under their previous status."
+    )
     paused = PauseOutput(allow_null=True, help_text="Why the queue is not moving, when it is not.")
 
 

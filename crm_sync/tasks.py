@@ -17,11 +17,15 @@ def dispatch_due_pushes() -> dict:
     from django.utils import timezone
 
     from crm_sync.services.dispatch import pushes_dispatch_due
+    from crm_sync.services.queue_all_runs import queue_all_runs_to_resume
     from crm_sync.services.record_push import record_states_due_connections
 
     # Record changes ride the same beat: one task per connection with due records.
     for connection_id in record_states_due_connections(now=timezone.now()):
         push_records.apply_async(kwargs={"connection_id": connection_id}, expires=60)
+    # So does a big queue-all whose writing task was lost (queue_all_runs.py).
+    for run_id in queue_all_runs_to_resume():
+        queue_all_write.apply_async(kwargs={"run_id": run_id}, expires=60)
     return {str(k): v for k, v in pushes_dispatch_due().items()}
 
 
@@ -53,6 +57,27 @@ def push_batch(self, connection_id: int) -> int:
     if budget_spent:
         push_batch.apply_async(kwargs={"connection_id": connection_id})
     return len(runs)
+
+
+@shared_task(
+    name="crm_sync.queue_all_write",
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=INFRA_ERRORS,
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=5,
+)
+def queue_all_write(run_id: int) -> int:
+    """Write a big queue-all's chunks to the queue; hands the rest to a fresh task after a while."""
+    from django.conf import settings
+
+    from crm_sync.services.queue_all_runs import queue_all_run_write
+
+    written, more = queue_all_run_write(run_id=run_id, max_seconds=settings.SYNC_PUSH_TASK_MAX_SECONDS)
+    if more:
+        queue_all_write.apply_async(kwargs={"run_id": run_id})
+    return written
 
 
 @shared_task(

@@ -18,6 +18,10 @@ SYNC_PUSH_LANES = env.int("SYNC_PUSH_LANES", default=4)
 SYNC_RATE_LIMIT_DEFAULT_WAIT_SECONDS = env.float("SYNC_RATE_LIMIT_DEFAULT_WAIT_SECONDS", default=10.0)
 # Largest number of contact ids accepted by bulk-queue-sync in one request.
 SYNC_BULK_QUEUE_MAX_IDS = env.int("SYNC_BULK_QUEUE_MAX_IDS", default=1000)
+# A queue-all that would queue more contacts than this answers once it has decided and counted
+# them, and a task writes them to the queue in chunks of the second value (one transaction each).
+SYNC_QUEUE_ALL_INLINE_MAX_ROWS = env.int("SYNC_QUEUE_ALL_INLINE_MAX_ROWS", default=50000)
+SYNC_QUEUE_ALL_CHUNK_ROWS = env.int("SYNC_QUEUE_ALL_CHUNK_ROWS", default=20000)
 # Size cap of the last request / response kept per contact and CRM (bytes of JSON).
 SYNC_DEBUG_BODY_MAX_BYTES = env.int("SYNC_DEBUG_BODY_MAX_BYTES", default=8192)
 # Pull (crm_sync/services/pull.py). A running pull whose heartbeat (moved by every page) is

@@ -3,13 +3,17 @@
 One count query (each matched contact LEFT JOINed to its state), then one UPDATE … FROM and one
 INSERT … SELECT (queueing._queue_matched), whatever the number of contacts; a statement the count
 shows has nothing to do is skipped. The queued_count answered is the statements' own row count.
-Where the time of a million-contact queue-all goes, and why the
-statements look as they do: docs/benchmarks.md "bench/queue_all.py".
+A queue-all that would queue more than SYNC_QUEUE_ALL_INLINE_MAX_ROWS is decided and counted in
+the request but written to the queue after the answer, in chunks (queue_all_runs.py). Where the
+time of a million-contact queue-all goes, and why the statements look as they do:
+docs/benchmarks.md "bench/queue_all.py".
 """
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -18,6 +22,11 @@ from contacts.selectors import contact_list
 from core.errors import InvalidInput
 from crm_sync import connections
 from crm_sync.models import Priority
+from crm_sync.services.queue_all_runs import (
+    queue_all_run_start,
+    queue_all_run_summary,
+    queue_all_unfinished_check,
+)
 from crm_sync.services.queueing import _audit_many, _push_now, _queue_matched, priority_parse
 from crm_sync.services.statements import queue_candidates_count
 
@@ -83,6 +92,8 @@ def contacts_queue_all(
     connection = connections.organization_connection(organization=organization, crm=crm)
     contacts = contact_list(organization=organization, filters=contact_filters).order_by()
     now = now or timezone.now()
+    # A run still being written holds contacts counted as queued that are not in the queue yet.
+    queue_all_unfinished_check(connection=connection)
     if dry_run:
         return _queue_all_result(
             crm=crm,
@@ -102,6 +113,20 @@ def contacts_queue_all(
         result = _queue_all_result(crm=crm, dry_run=False, force=force, counted=counted)
         if result["queued_count"] <= 0:
             return result
+        if result["queued_count"] > settings.SYNC_QUEUE_ALL_INLINE_MAX_ROWS:
+            return _queue_all_defer(
+                result=result,
+                contacts=contacts,
+                not_synced=not_synced,
+                connection=connection,
+                now=now,
+                rank=rank,
+                force=force,
+                organization=organization,
+                actor=actor,
+                crm=crm,
+                filters=filters,
+            )
         return _queue_all_apply(
             result=result,
             contacts=contacts,
@@ -158,3 +183,35 @@ def _queue_all_apply(
         _push_now(connection.pk)
     result["queued_count"] = counts
     return result
+
+
+def _queue_all_defer(
+    *, result, contacts, not_synced, connection, now, rank, force, organization, actor, crm, filters
+) -> dict:
+    """Decide and count now, write after the answer (crm_sync/services/queue_all_runs.py).
+
+    queued_count is the run's own count of the contacts it stored; `run` says how many are in
+    the queue yet (none when this answers) and sync-stats' queue_all_pending how many are not.
+    """
+    run = queue_all_run_start(
+        contacts=contacts, connection=connection, now=now, priority=rank, force=force, not_synced=not_synced
+    )
+    _audit_many(
+        organization=organization,
+        actor=actor,
+        action="sync.queue_all",
+        crm=crm,
+        count=run.total,
+        extra={"filters": filters or {}, "force": force, "run": run.pk},
+    )
+    if not run.finished_at:
+        transaction.on_commit(partial(_write_later, run.pk))
+    result["queued_count"] = run.total
+    result["run"] = queue_all_run_summary(run)
+    return result
+
+
+def _write_later(run_id: int) -> None:
+    from crm_sync.tasks import queue_all_write
+
+    queue_all_write.delay(run_id=run_id)

@@ -242,14 +242,17 @@ def states_requeue_matched(
     priority: int,
     force: bool,
     not_synced: bool = False,
+    queued_before: datetime | None = None,
 ) -> int:
     """Queue again the existing rows of `contacts` in the connection that queueing takes.
 
     Taken: the contact has an email, its row is neither Queued nor Processing, and (unless
     `force`) it is not Complete and unchanged since its last push; `not_synced` leaves Complete
-    rows alone. Two UPDATE … FROM statements joined to the contacts once (no EXISTS probe of this
-    table per row): idle rows get the queued values (queued_values), rows a worker holds only
-    `requeue_requested` (states_requeue says why). The returned count is the two row counts.
+    rows alone; `queued_before` leaves alone rows queued since then (a chunk of a queue-all written
+    after its request: someone else has queued them meanwhile). Two UPDATE … FROM statements
+    joined to the contacts once (no EXISTS probe of this table per row): idle rows get the queued
+    values (queued_values), rows a worker holds only `requeue_requested` (states_requeue says why).
+    The returned count is the two row counts.
     """
     matched_sql, matched_params = _matched_sql(contacts)
     ops = db_connection.ops
@@ -270,6 +273,10 @@ def states_requeue_matched(
             f"AND {table}.last_synced_at IS NOT NULL AND {table}.last_synced_at >= c.c_updated_at)"
         )
         condition_params.append(SyncStatus.COMPLETE.value)
+    if queued_before is not None:
+        conditions.append(f"({table}.queued_at IS NULL OR {table}.queued_at < %s)")
+        queued_at = ContactSyncState._meta.get_field("queued_at")
+        condition_params.append(queued_at.get_db_prep_save(queued_before, db_connection))
     count = 0
     queued = queued_values(now=now, priority=priority, force=force)
     flagged = {"requeue_requested": True, **({"pushed_hash": ""} if force else {})}

@@ -354,8 +354,9 @@ def test_queue_all_query_count_is_constant(api_client, org, connection, django_a
     for _ in range(rows):
         ContactFactory(organization=org)
         ContactSyncStateFactory(connection=connection, errored=True)
-    # auth (2), connection, aggregate, savepoint, UPDATE idle, UPDATE processing, INSERT … SELECT,
-    # audit, release, then the estimate: connection, throughput (recent runs, then older), depth
-    with django_assert_num_queries(14):
+    # auth (2), connection, unfinished queue-all run, aggregate, savepoint, UPDATE idle, UPDATE
+    # processing, INSERT … SELECT, audit, release, then the estimate: connection, throughput
+    # (recent runs, then older), depth (rows in the queue, contacts a queue-all has still to write)
+    with django_assert_num_queries(16):
         response = api_client.post(ALL, {"crm": "scripted"}, format="json")
     assert response.json()["queued_count"] == rows * 2

@@ -141,6 +141,7 @@ def test_sync_stats_counts_by_status_in_the_seed_shape(api_client, connection):
         "skipped": 1,
         "success_rate": 0.5,
         "last_24h": {"synced": 3, "errors": 1},
+        "queue_all_pending": 0,
         "paused": None,
     }
 

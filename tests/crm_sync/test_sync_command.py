@@ -70,6 +70,20 @@ def test_push_queues_and_says_what_it_skipped(connection, org):
     assert out.startswith("scripted: 0 contact(s) queued; skipped: ")
 
 
+def test_push_all_writes_a_big_queue_all_itself(connection, org, settings):
+    settings.SYNC_QUEUE_ALL_INLINE_MAX_ROWS = 2
+    settings.SYNC_QUEUE_ALL_CHUNK_ROWS = 2
+    ContactFactory.create_batch(5, organization=org)
+    out, _ = run("push", "--crm", "scripted", "--all")
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("scripted: writing queue-all run ")
+    assert lines[1:] == [
+        "scripted: 5 row(s) written to the queue by this command.",
+        "scripted: 5 contact(s) queued.",
+    ]
+    assert ContactSyncState.objects.filter(processing_status=ProcessingStatus.QUEUED).count() == 5
+
+
 def test_push_wait_shows_progress_until_the_workers_drain_the_queue(connection, org, monkeypatch):
     ContactFactory.create_batch(5, organization=org)
     monkeypatch.setattr(

@@ -101,3 +101,56 @@ def test_bad_token_pauses_the_connection_through_real_http(live_server, org, api
         format="json",
     )
     assert check.status_code == 200 and check.json()["status"] == "valid"
+
+
+def test_a_big_queue_all_is_written_by_a_worker_then_pushed(
+    live_server, org, api_client, settings, monkeypatch
+):
+    """202 first (counted, nothing in the queue), then a real worker writes the chunks and pushes
+    them: every counted contact lands in the sandbox once."""
+    from crm_sync.models import QueueAllRun
+    from crm_sync.services import queue_all
+    from crm_sync.tasks import queue_all_write
+
+    settings.SYNC_QUEUE_ALL_INLINE_MAX_ROWS = 40
+    settings.SYNC_QUEUE_ALL_CHUNK_ROWS = 25
+    settings.SYNC_PUSH_TASK_MAX_SECONDS = 120
+    connection = CrmConnectionFactory(
+        organization=org,
+        kind="hubspot",
+        base_url=f"{live_server.url}/sandbox/hubspot",
+        credentials={"access_token": sandbox_credentials.HUBSPOT_TOKEN},
+        batch_size=50,
+    )
+    contacts = [ContactFactory(organization=org) for _ in range(120)]
+    queue = f"e2e-{uuid.uuid4().hex[:8]}"
+    # The task goes to this test's own queue (the default queue may be shared with other runs).
+    monkeypatch.setattr(
+        queue_all,
+        "_write_later",
+        lambda run_id: queue_all_write.apply_async(kwargs={"run_id": run_id}, queue=queue),
+    )
+    response = api_client.post("/api/v1/contacts/queue-all-sync/", {"crm": "hubspot"}, format="json")
+    assert response.status_code == 202, response.json()
+    body = response.json()
+    assert body["queued_count"] == 120 and body["run"]["pending_count"] == 120
+    assert not ContactSyncState.objects.filter(connection=connection).exists()
+
+    with start_worker(app, pool="solo", perform_ping_check=False, queues=[queue], shutdown_timeout=30):
+        written = wait_for(lambda: QueueAllRun.objects.filter(finished_at__isnull=False).exists())
+        push_batch.apply_async(kwargs={"connection_id": connection.pk}, queue=queue)
+        done = wait_for(
+            lambda: (
+                ContactSyncState.objects.filter(
+                    connection=connection, sync_status=SyncStatus.COMPLETE
+                ).count()
+                == 120
+            )
+        )
+
+    assert written and done, list(ContactSyncState.objects.values_list("sync_status", "error")[:5])
+    run = QueueAllRun.objects.get()
+    assert (run.written, run.not_written) == (120, 0)
+    records = SandboxRecord.objects.filter(kind="hubspot", object_type=CONTACTS.record_type)
+    assert sorted(records.values_list("key", flat=True)) == sorted(c.email for c in contacts)
+    assert api_client.get("/api/v1/contacts/sync-stats/?crm=hubspot").json()["queue_all_pending"] == 0

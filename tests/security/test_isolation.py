@@ -31,7 +31,15 @@ from accounts.actors import Actor
 from accounts.models import Organization, Scope
 from accounts.services import api_key_create, audit_record
 from contacts.models import Contact
-from crm_sync.models import AlertRule, CrmData, PullCursor, RecordSyncState, RemoteRecord, SyncConflict
+from crm_sync.models import (
+    AlertRule,
+    CrmData,
+    PullCursor,
+    QueueAllRun,
+    RecordSyncState,
+    RemoteRecord,
+    SyncConflict,
+)
 from tests.contacts.factories import ContactFactory, EventFactory, RegistrationFactory
 from tests.crm_sync.factories import ContactSyncStateFactory, SyncRunFactory
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
@@ -80,6 +88,7 @@ def world(db):
     registration = RegistrationFactory(event=event, contact=contact)
     state = ContactSyncStateFactory(connection=connection, contact=contact, errored=True)
     run = SyncRunFactory(connection=connection)
+    queue_all_run = QueueAllRun.objects.create(connection=connection, requested_at=timezone.now(), total=1)
     definition = PropertyDefinitionFactory(organization=a, name="zqalpha_score", label="Zqalpha score")
     property_run = PropertySyncRunFactory(organization=a)
     a_key, _ = api_key_create(organization=a, name="zqalpha-key", scopes=["read"])
@@ -137,6 +146,7 @@ def world(db):
         "integrations.crmconnection": connection,
         "crm_sync.contactsyncstate": state,
         "crm_sync.syncrun": run,
+        "crm_sync.queueallrun": queue_all_run,
         "crm_sync.remoterecord": record,
         "crm_sync.crmdata": CrmData.objects.get(pk=record.pk),
         "crm_sync.recordsyncstate": record_state,

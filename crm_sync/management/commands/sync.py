@@ -143,6 +143,8 @@ class Command(BaseCommand):
             )
             queued, skipped = result["queued_count"], result["skipped"]
             reasons = ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in skipped.items() if n)
+            if "run" in result:
+                self._write_run(result["run"]["id"], crm=crm)
         else:
             result = contacts_bulk_queue(
                 organization=organization,
@@ -161,6 +163,15 @@ class Command(BaseCommand):
             connection = connections.organization_connection(organization=organization, crm=crm)
             return self._wait(connection, timeout=timeout)
         return None
+
+    def _write_run(self, run_id: int, *, crm: str) -> None:
+        """A big queue-all is counted, not yet in the queue: the command writes it itself, chunk by
+        chunk (a worker's task may share the chunks; each is written once)."""
+        from crm_sync.services.queue_all_runs import queue_all_run_write
+
+        self.stdout.write(f"{crm}: writing queue-all run {run_id} to the queue…")
+        written, _ = queue_all_run_write(run_id=run_id)
+        self.stdout.write(f"{crm}: {written} row(s) written to the queue by this command.")
 
     def _wait(self, connection, *, timeout: float):
         start = sync_stats(connection=connection)
