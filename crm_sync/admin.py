@@ -656,8 +656,24 @@ class ContactSyncStateAdmin(OrganizationScopedAdmin):
         return format_html("<pre>{}</pre>", _pretty(obj.last_response))
 
 
+class HistoryAdmin(OrganizationScopedAdmin):
+    """A record of what the engine did: every field shown, nothing added, changed or deleted."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(SyncRun)
-class SyncRunAdmin(OrganizationScopedAdmin):
+class SyncRunAdmin(HistoryAdmin):
     """Every pushed batch and every pull: read-only history."""
 
     organization_path = "connection__organization"
@@ -685,21 +701,9 @@ class SyncRunAdmin(OrganizationScopedAdmin):
     list_select_related = ["connection"]
     date_hierarchy = "started_at"
 
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in SyncRun._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(QueueAllRun)
-class QueueAllRunAdmin(OrganizationScopedAdmin):
+class QueueAllRunAdmin(HistoryAdmin):
     """Big queue-alls: counted in their request, written to the queue by a task. Read-only."""
 
     organization_path = "connection__organization"
@@ -707,18 +711,6 @@ class QueueAllRunAdmin(OrganizationScopedAdmin):
     list_filter = ["connection__kind"]
     list_select_related = ["connection"]
     date_hierarchy = "requested_at"
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in QueueAllRun._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(RemoteRecord)

@@ -113,34 +113,22 @@ def contacts_queue_all(
         result = _queue_all_result(crm=crm, dry_run=False, force=force, counted=counted)
         if result["queued_count"] <= 0:
             return result
+        work = {
+            "result": result,
+            "contacts": contacts,
+            "not_synced": not_synced,
+            "connection": connection,
+            "now": now,
+            "rank": rank,
+            "force": force,
+            "organization": organization,
+            "actor": actor,
+            "crm": crm,
+            "filters": filters,
+        }
         if result["queued_count"] > settings.SYNC_QUEUE_ALL_INLINE_MAX_ROWS:
-            return _queue_all_defer(
-                result=result,
-                contacts=contacts,
-                not_synced=not_synced,
-                connection=connection,
-                now=now,
-                rank=rank,
-                force=force,
-                organization=organization,
-                actor=actor,
-                crm=crm,
-                filters=filters,
-            )
-        return _queue_all_apply(
-            result=result,
-            contacts=contacts,
-            counted=counted,
-            not_synced=not_synced,
-            connection=connection,
-            now=now,
-            rank=rank,
-            force=force,
-            organization=organization,
-            actor=actor,
-            crm=crm,
-            filters=filters,
-        )
+            return _queue_all_defer(**work)
+        return _queue_all_apply(counted=counted, **work)
 
 
 def _queue_all_result(*, crm: str, dry_run: bool, force: bool, counted: dict) -> dict:
