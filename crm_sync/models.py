@@ -310,6 +310,13 @@ class PullCursor(models.Model):
     # The watermark of the pass in progress: becomes `since` when the pass ends.
     pass_high_water = models.DateTimeField(null=True, blank=True)
     pass_started_at = models.DateTimeField(null=True, blank=True)
+    # The pass in progress, across every run that carries it (a backfill the pull task splits at
+    # its time budget): begun by a backfill (so it reads everything the CRM holds), and how many
+    # records its pages read and left out. A backfill pass that ends having read something and
+    # left nothing out marks what it did not return (pull_unseen.py).
+    pass_backfill = models.BooleanField(default=False, db_default=False)
+    pass_fetched = models.PositiveIntegerField(default=0, db_default=0)
+    pass_issues = models.PositiveIntegerField(default=0, db_default=0)
     last_completed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -13,9 +13,10 @@ A pass ends when the connector says nothing more is there; the watermark the nex
 starts from is the earlier of when this pass started and the newest modified time it read,
 so a record changed while a pass walks is read again by the next, never missed.
 
-A backfill that reads every page by itself without an error then marks what the CRM did not
-return (deleted there; most CRMs have no deletion feed) as archived, in the same transaction
-as the run's finish (pull_unseen.py). An incremental pull only sees changes and never does.
+A backfill pass that reads every page without leaving a record out (in one run, or in the
+runs the pull task splits it into) then marks what the CRM did not return (deleted there; most
+CRMs have no deletion feed) as archived, in the same transaction as the finish of the run that
+ends the pass (pull_unseen.py). An incremental pull only sees changes and never does.
 
 The connector's HTTP client is the push side's: one rate limiter, daily quota and circuit
 per CRM account. A retriable failure (429, timeout, outage) is retried a few times from the
@@ -48,7 +49,7 @@ from crm_sync.services.pull_apply import (
     page_apply_contacts,
     page_apply_records,
 )
-from crm_sync.services.pull_unseen import pull_not_returned_mark, pull_pass_complete
+from crm_sync.services.pull_unseen import pull_not_returned_mark
 from integrations import registry
 from integrations.connectors.base import Page
 from integrations.errors import CrmAuthError, CrmError, CrmRateLimited, CrmTimeout, CrmUnavailable
@@ -223,7 +224,8 @@ def _cursor_prepare(*, run: SyncRun, connection: CrmConnection, object_type: str
         connection=connection, object_type=object_type
     )
     if backfill:
-        cursor.cursor, cursor.since, cursor.pass_high_water, cursor.pass_started_at = "", None, None, None
+        cursor.cursor, cursor.since = "", None
+        _pass_forget(cursor)
         cursor.save()
     run.cursor_before = _cursor_text(cursor)
     run.save(update_fields=["cursor_before"])
@@ -242,9 +244,12 @@ def _page_commit(
         else:
             tally = page_apply_records(records=page.records, ctx=ctx)
         if not cursor.cursor:
-            cursor.pass_started_at = pass_started
+            _pass_forget(cursor)
+            cursor.pass_started_at, cursor.pass_backfill = pass_started, run.backfill
         if tally.newest and (cursor.pass_high_water is None or tally.newest > cursor.pass_high_water):
             cursor.pass_high_water = tally.newest
+        cursor.pass_fetched += tally.fetched
+        cursor.pass_issues += len(tally.issues)
         if page.next_cursor:
             cursor.cursor = page.next_cursor
         else:
@@ -252,7 +257,10 @@ def _page_commit(
             high = cursor.pass_high_water
             if high is not None:
                 cursor.since = min(started, high)
-            cursor.cursor, cursor.pass_high_water, cursor.pass_started_at = "", None, None
+            if cursor.pass_backfill and cursor.pass_fetched and not cursor.pass_issues:
+                ctx.complete_backfill_started_at = started
+            cursor.cursor = ""
+            _pass_forget(cursor)
             cursor.last_completed_at = ctx.now
         cursor.save()
         _tally_add(run, tally)
@@ -261,6 +269,11 @@ def _page_commit(
         run.heartbeat_at = ctx.now
         run.save(update_fields=[*RUN_COUNTS, "errors", "calls", "http_429s", "cursor_after", "heartbeat_at"])
     return tally
+
+
+def _pass_forget(cursor: PullCursor) -> None:
+    cursor.pass_high_water, cursor.pass_started_at = None, None
+    cursor.pass_backfill, cursor.pass_fetched, cursor.pass_issues = False, 0, 0
 
 
 def _tally_add(run: SyncRun, tally: PageTally) -> None:
@@ -376,7 +389,13 @@ def pull_run(
             _run_finish(run, outcome=SyncRun.Outcome.FAILED, meter=meter)
             raise
     try:
-        run = _run_close(run, outcome=outcome, meter=meter, backfill=backfill, actor=ctx.actor)
+        run = _run_close(
+            run,
+            outcome=outcome,
+            meter=meter,
+            actor=ctx.actor,
+            backfill_started=ctx.complete_backfill_started_at,
+        )
     except BaseException as exc:
         _run_error(run, exc)
         _run_finish(run, outcome=SyncRun.Outcome.FAILED, meter=meter)
@@ -389,12 +408,17 @@ def pull_run(
 
 
 @transaction.atomic
-def _run_close(run: SyncRun, *, outcome: str, meter, backfill: bool, actor: Actor) -> SyncRun:
-    """Finish the run; after a backfill that read every page cleanly, first mark what the CRM
-    did not return (pull_unseen.py), in the same transaction as the run's count of them."""
+def _run_close(
+    run: SyncRun, *, outcome: str, meter, actor: Actor, backfill_started: datetime | None
+) -> SyncRun:
+    """Finish the run; when it ended a backfill pass that read every page cleanly (begun by it or
+    by the runs before it: `backfill_started` is that pass's start), first mark what the CRM did
+    not return (pull_unseen.py), in the same transaction as the run's count of them."""
     run.outcome = outcome
-    if backfill and pull_pass_complete(run=run):
-        marked = pull_not_returned_mark(run=run, actor=actor, now=timezone.now())
+    if backfill_started is not None:
+        marked = pull_not_returned_mark(
+            run=run, pass_started=backfill_started, actor=actor, now=timezone.now()
+        )
         run.archived += marked
     return _run_finish(run, outcome=outcome, meter=meter)
 

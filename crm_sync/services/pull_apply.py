@@ -91,6 +91,8 @@ class PullContext:
     # Other object types this connection pulls (deals...): their records may name a contact
     # pulled only later, and link to it when it arrives (contacts only).
     linked_types: tuple[str, ...] = ()
+    # Set by the page that ends a backfill pass read cleanly: that pass's start (pull_unseen.py).
+    complete_backfill_started_at: datetime | None = None
 
     @property
     def mapped_names(self) -> set[str]:

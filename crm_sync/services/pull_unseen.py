@@ -2,16 +2,19 @@
 
 Brevo, Mautic, Brivity, TopProducer and REST CRMs have no feed of deleted records: a contact
 deleted there simply stops being listed, and an incremental pull (which only sees changes)
-can never tell. A backfill reads everything the CRM holds, so once one has read every page of
-an object type without an error, whatever of that connection and object type it did not
-touch is no longer in the CRM. It gets the marks the archived path uses: `remote_archived`
-(+ `_at`) on the contact's sync state, `archived` (+ `_at`) on the stored record. The local
-contact and its data stay; a record that comes back in a later pull is un-marked by the
-pull itself (pull_apply sets both flags from what the CRM sends).
+can never tell. A backfill reads everything the CRM holds, so once a backfill pass has read
+every page of an object type, read something and left no record out — in one run or in the
+several the pull task splits it into (the pass is tracked on its PullCursor; a failed or
+stopped run leaves the cursor at its last applied page, so no page is skipped) — whatever of
+that connection and object type it did not touch is no longer in the CRM. It gets the marks
+the archived path uses: `remote_archived` (+ `_at`) on the contact's sync state, `archived`
+(+ `_at`) on the stored record. The local contact and its data stay; a record that comes back
+in a later pull is un-marked by the pull itself (pull_apply sets both flags from what the CRM
+sends).
 
 "Not touched" is read from the times every pull writes on what it applies, unchanged or
 not: ContactSyncState.last_pulled_at and RemoteRecord.fetched_at. Anything applied by this
-run is at or after the run's start; anything older was not in this pass.
+pass is at or after the pass's start; anything older was not in it.
 """
 
 from datetime import datetime
@@ -21,32 +24,15 @@ from django.db.models import Q
 
 from accounts.actors import Actor
 from accounts.services import audit_record
-from crm_sync.models import ContactSyncState, ProcessingStatus, PullCursor, RemoteRecord, SyncRun
+from crm_sync.models import ContactSyncState, ProcessingStatus, RemoteRecord, SyncRun
 
 AUDIT_ACTION = "sync.pull_not_returned"
 
 
-def pull_pass_complete(*, run: SyncRun) -> bool:
-    """Whether `run` read a whole pass by itself, cleanly: what the not-returned marking needs.
-
-    The run succeeded (not partial, failed, rate limited or abandoned; no error recorded, so
-    no page or record was left out), it read something, and the pass ended inside it: its
-    cursor is back at the start and was completed after the run began (a run that stopped on
-    its time budget, or a pass begun by an earlier run, does not count).
-    """
-    if run.outcome != SyncRun.Outcome.SUCCESS or run.error_count or not run.fetched:
-        return False
-    return PullCursor.objects.filter(
-        connection_id=run.connection_id,
-        object_type=run.object_type,
-        cursor="",
-        last_completed_at__gte=run.started_at,
-    ).exists()
-
-
 @transaction.atomic
-def pull_not_returned_mark(*, run: SyncRun, actor: Actor, now: datetime) -> int:
-    """Mark the run's connection and object type's rows this pass did not read; return how many.
+def pull_not_returned_mark(*, run: SyncRun, pass_started: datetime, actor: Actor, now: datetime) -> int:
+    """Mark the run's connection and object type's rows the pass that began at `pass_started`
+    did not read; return how many. `run` ended that pass (pull.py decides when a pass counts).
 
     One UPDATE per table, whatever their number. For contacts, the count is the sync states
     marked (each is a contact the CRM no longer holds); for other objects, the records.
@@ -54,7 +40,7 @@ def pull_not_returned_mark(*, run: SyncRun, actor: Actor, now: datetime) -> int:
     marked, and those a push wrote or holds since the pass started (the CRM may have taken
     them after the page that would list them was read). Audited once, on the run.
     """
-    started = run.started_at
+    started = pass_started
     states = 0
     if run.object_type == "contacts":
         states = (

@@ -127,7 +127,9 @@ def test_a_contact_seen_unchanged_by_the_backfill_has_its_seen_time_refreshed(pu
 
 
 @pytest.mark.parametrize("failure", ["crm_error", "worker_killed"])
-def test_a_backfill_that_fails_on_a_page_marks_nothing(pulled, paged, settings, failure):
+def test_a_backfill_interrupted_by_a_failure_marks_when_the_next_run_ends_its_pass(
+    pulled, paged, settings, failure
+):
     settings.SYNC_PULL_PAGE_RETRIES = 0
     error = CrmUnavailable("down") if failure == "crm_error" else RuntimeError("worker lost")
     paged.fail_before_page = {2: error}
@@ -140,16 +142,50 @@ def test_a_backfill_that_fails_on_a_page_marks_nothing(pulled, paged, settings, 
         assert SyncRun.objects.get(backfill=True).outcome == SyncRun.Outcome.FAILED
     assert marks(pulled) == set() and not audits().exists()
     assert not RemoteRecord.objects.filter(archived=True).exists()
-    # the next run finishes that pass, but it did not read the whole of it: still nothing marked
+    # The next run resumes at the page that failed (the cursor never moves past a page that
+    # was not applied): together the two read the whole pass, so what it did not return is marked.
     paged.fail_before_page = {}
     rest = pull_run(connection_id=pulled.pk, object_type="contacts")
-    assert rest.outcome == SyncRun.Outcome.SUCCESS and rest.archived == 0 and marks(pulled) == set()
+    assert rest.outcome == SyncRun.Outcome.SUCCESS and not rest.backfill
+    assert rest.archived == 1 and marks(pulled) == {"3"} and record(pulled, "3").archived
+    assert audits().get().object_id == str(rest.pk)
 
 
-def test_a_backfill_stopped_on_its_time_budget_marks_nothing(pulled, paged):
-    run = pull_run(connection_id=pulled.pk, object_type="contacts", backfill=True, max_seconds=1e-9)
-    assert run.outcome == SyncRun.Outcome.PARTIAL and run.pages == 1
-    assert run.archived == 0 and marks(pulled) == set() and not audits().exists()
+def test_a_backfill_split_at_its_time_budget_marks_when_its_last_run_ends_the_pass(pulled, paged):
+    """What the pull task does with a big backfill: one run per SYNC_PULL_TASK_MAX_SECONDS, the
+    next ones carrying on from the cursor (backfill=False)."""
+    started = timezone.now()
+    first = pull_run(connection_id=pulled.pk, object_type="contacts", backfill=True, max_seconds=1e-9)
+    assert first.outcome == SyncRun.Outcome.PARTIAL and first.pages == 1
+    assert first.archived == 0 and marks(pulled) == set() and not audits().exists()
+    rest = pull_run(connection_id=pulled.pk, object_type="contacts", max_seconds=1e-9)
+    assert rest.outcome == SyncRun.Outcome.SUCCESS and rest.pages == 1 and rest.archived == 1
+    assert marks(pulled) == {"3"}
+    # Contacts 1 and 2 were read by the first run only: the pass's start counts, not the run's.
+    assert not state(pulled, "1").remote_archived and not state(pulled, "2").remote_archived
+    assert audits().get().changes["not_seen_since"] >= started.isoformat()
+    # The next pass is incremental: it marks nothing more.
+    again = pull_run(connection_id=pulled.pk, object_type="contacts")
+    assert again.archived == 0 and audits().count() == 1
+
+
+def test_a_split_backfill_with_a_record_left_out_in_an_earlier_run_marks_nothing(pulled, paged):
+    # the record the pull cannot take (no id) is on the first page, read by the first run
+    paged.records["contacts"].insert(0, {"id": None, "updated_at": T0, "email": "x@example.com"})
+    first = pull_run(connection_id=pulled.pk, object_type="contacts", backfill=True, max_seconds=1e-9)
+    assert first.error_count == 1 and first.pages == 1
+    rest = pull_run(connection_id=pulled.pk, object_type="contacts")
+    assert rest.outcome == SyncRun.Outcome.SUCCESS and rest.error_count == 0
+    assert rest.archived == 0 and marks(pulled) == set() and not audits().exists()
+
+
+def test_an_incremental_pass_split_over_runs_marks_nothing(pulled, paged):
+    paged.records["contacts"] = [person(n, minutes=100 + n) for n in (1, 2, 4, 5, 6, 7, 8)]
+    first = pull_run(connection_id=pulled.pk, object_type="contacts", max_seconds=1e-9)
+    assert first.outcome == SyncRun.Outcome.PARTIAL
+    rest = pull_run(connection_id=pulled.pk, object_type="contacts")
+    assert rest.outcome == SyncRun.Outcome.SUCCESS
+    assert first.archived == rest.archived == 0 and marks(pulled) == set()
 
 
 def test_a_backfill_with_a_record_left_out_marks_nothing(pulled, paged):

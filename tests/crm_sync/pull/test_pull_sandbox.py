@@ -378,3 +378,35 @@ def test_a_backfill_marks_a_contact_deleted_in_a_crm_without_a_deletion_feed_and
     contact = Contact.objects.get(pk=state.contact_id)
     assert (contact.email, contact.first_name, contact.company) == ("mapped2@example.com", "First2", "Co2")
     assert Contact.objects.filter(organization=org).count() == 3
+
+
+@pytest.mark.parametrize("kind", sorted(LIST_PATHS))
+def test_a_backfill_the_pull_task_splits_at_its_time_budget_marks_too(
+    kind, live_server, make_connection, org, other_org, settings, monkeypatch
+):
+    """The Celery task stops each run after a page here (SYNC_PULL_TASK_MAX_SECONDS) and hands the
+    rest to a fresh task: the run that ends the pass marks the contact deleted in the CRM."""
+    from crm_sync.tasks import pull_object_type
+
+    settings.SYNC_PULL_PREFETCH = False
+    writer = make_connection(kind, other_org)
+    results = connector_for(writer).push_contacts([payload(n) for n in range(1, 4)])
+    assert all(r.ok for r in results), [r.error for r in results]
+    ids = {r.contact_id: r.remote_id for r in results}
+    connection = make_connection(kind, org, page_size=1)
+    assert pull_run(connection_id=connection.pk, object_type="contacts").created == 3
+    _crm_delete(writer, ids["c2"])
+
+    settings.SYNC_PULL_TASK_MAX_SECONDS = 1e-9
+    handed_on = []
+    monkeypatch.setattr(pull_object_type, "apply_async", lambda kwargs: handed_on.append(kwargs))
+    pull_object_type(connection_id=connection.pk, object_type="contacts", backfill=True)
+    while handed_on:
+        pull_object_type(**handed_on.pop())
+
+    runs = list(SyncRun.objects.filter(connection=connection, object_type="contacts").order_by("pk"))[1:]
+    assert len(runs) >= 2 and runs[0].backfill and not any(r.backfill for r in runs[1:])
+    assert [r.archived for r in runs] == [0] * (len(runs) - 1) + [1]
+    marked = ContactSyncState.objects.filter(connection=connection, remote_archived=True)
+    assert list(marked.values_list("remote_id", flat=True)) == [ids["c2"]]
+    assert Contact.objects.filter(organization=org).count() == 3
