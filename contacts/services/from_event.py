@@ -31,6 +31,8 @@ def _event_resolve(*, organization: Organization, actor: Actor, data: dict[str, 
     """Find the event by id, else by external_id, else by exact name; create it when absent.
 
     An existing event is used as it is: the form's other event fields do not overwrite it.
+    Racing registrations create one event: by external_id its unique constraint decides, by
+    name a lock on the organization's row. Runs inside contact_register_from_event's transaction.
     """
     events = Event.objects.filter(organization=organization)
     if data.get("id"):
@@ -59,6 +61,15 @@ def _event_resolve(*, organization: Organization, actor: Actor, data: dict[str, 
             code="validation_error",
             details={"event": {"name": ["Required when the event does not exist yet."]}},
         )
+    if not fields.get("external_id"):
+        # Found by name alone: no constraint stops two racing registrations from each creating
+        # the event (names may repeat on purpose). Creating one by name is serialized on the
+        # organization's row until this transaction ends (NO KEY: inserts that only reference
+        # the organization never wait), and the name is looked up again under it.
+        Organization.objects.select_for_update(no_key=True).filter(pk=organization.pk).exists()
+        event = events.filter(name__iexact=fields["name"].strip()).order_by("created_at").first()
+        if event is not None:
+            return event, False
     try:
         return event_create(organization=organization, actor=actor, data=fields), True
     except InvalidInput as exc:
