@@ -43,6 +43,9 @@ EDITABLE_FIELDS = (
 )
 # A many-to-many field: set after the row is saved, never with setattr.
 RULE_EVENTS = "contact_rule_events"
+# What a before_save check judges a connection by: where its CRM is and as whom it is read,
+# and the mapping it checks there. An update saves these only as the check saw them.
+CHECKED_FIELDS = ("kind", "base_url", "settings", "credentials", "field_mapping")
 
 
 def field_mapping_validate(value: Any) -> dict[str, str]:
@@ -275,7 +278,6 @@ def _event_ids(events: list) -> list[str]:
     return sorted(str(event.pk) for event in events)
 
 
-@transaction.atomic
 def connection_create(
     *,
     organization,
@@ -288,7 +290,9 @@ def connection_create(
     """Create a connection; batch_size defaults to the CRM's maximum.
 
     `before_save` sees the connection once every rule passed, before it is written, and may
-    refuse it by raising (the API checks the mapping's targets against the CRM there).
+    refuse it by raising (the API checks the mapping's targets against the CRM there). It runs
+    before the write transaction opens, as it may wait on the CRM; nothing it judges is stored
+    yet, so nothing can change under it before the save.
     """
     connector_class = get_connector_class(kind)
     unknown = set(fields) - set(EDITABLE_FIELDS)
@@ -307,26 +311,26 @@ def connection_create(
     connection.credentials_hosts = connection_target_hosts(connection=connection)
     if before_save is not None:
         before_save(connection)
-    _save(connection)
-    if events:
-        connection.contact_rule_events.set(events)
-        fields[RULE_EVENTS] = _event_ids(events)
-    audit_record(
-        organization=organization,
-        actor=actor,
-        action="crm_connection.created",
-        object_type="crm_connection",
-        object_id=connection.pk,
-        changes={
-            "kind": kind,
-            **_public_changes(fields),
-            "credentials_fields": sorted(connection.credentials),
-        },
-    )
+    with transaction.atomic():
+        _save(connection)
+        if events:
+            connection.contact_rule_events.set(events)
+            fields[RULE_EVENTS] = _event_ids(events)
+        audit_record(
+            organization=organization,
+            actor=actor,
+            action="crm_connection.created",
+            object_type="crm_connection",
+            object_id=connection.pk,
+            changes={
+                "kind": kind,
+                **_public_changes(fields),
+                "credentials_fields": sorted(connection.credentials),
+            },
+        )
     return connection
 
 
-@transaction.atomic
 def connection_update(
     *,
     connection: CrmConnection,
@@ -341,17 +345,63 @@ def connection_update(
     A credential field set to "" or null is removed. New credentials drop any cached token.
     Re-pointing a connection that has credentials needs new credentials, which then replace the
     stored ones (credentials_rebind_check); credentials are bound to the hosts they were given for.
+
     `before_save` sees the changed connection before it is written and may refuse it by raising.
+    It may wait on the CRM (the API reads its property list), so it runs before the row is locked:
+    workers update the row (circuit, quota hold) and would stall behind that lock. The change is
+    then applied again to the row as locked, and refused (409 connection_changed) if what
+    before_save judged it by (CHECKED_FIELDS) came out different: a connection edited meanwhile
+    is never saved with a combination nobody checked. Not re-checked under the lock, as that
+    would hold the lock for the CRM again.
     """
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
         raise InvalidInput(f"Unknown fields: {', '.join(sorted(unknown))}.", code="unknown_fields")
-    connection = CrmConnection.objects.select_for_update().get(pk=connection.pk)
-    stored = copy.copy(connection)
-    old_events = list(connection.contact_rule_events.all())
+    checked = None
+    if before_save is not None:
+        draft, changes, _ = _connection_changed(
+            CrmConnection.objects.get(pk=connection.pk),
+            credentials=credentials,
+            replace_credentials=replace_credentials,
+            fields=fields,
+        )
+        if changes:
+            before_save(draft)
+            checked = draft
+    with transaction.atomic():
+        locked = CrmConnection.objects.select_for_update().get(pk=connection.pk)
+        connection, changes, events = _connection_changed(
+            locked, credentials=credentials, replace_credentials=replace_credentials, fields=fields
+        )
+        if not changes:
+            return connection
+        if before_save is not None:
+            _as_checked(connection, checked)
+        _save(connection)
+        if RULE_EVENTS in changes:
+            connection.contact_rule_events.set(events)
+        audit_record(
+            organization=connection.organization,
+            actor=actor,
+            action="crm_connection.updated",
+            object_type="crm_connection",
+            object_id=connection.pk,
+            changes=changes,
+        )
+    return connection
+
+
+def _connection_changed(
+    stored: CrmConnection, *, credentials: dict[str, Any] | None, replace_credentials: bool, fields: dict
+) -> tuple[CrmConnection, dict[str, Any], list]:
+    """`stored` with the update applied and every rule checked, unsaved: (connection, the changes
+    to audit, the rule's events). Raises InvalidInput for a refused value; writes nothing."""
+    connection = copy.copy(stored)
+    fields = dict(fields)
+    old_events = list(stored.contact_rule_events.all())
     if RULE_EVENTS in fields:
         requested_events = fields.pop(RULE_EVENTS)
-        events = contact_rule_events_resolve(organization=connection.organization, events=requested_events)
+        events = contact_rule_events_resolve(organization=stored.organization, events=requested_events)
     else:
         events = list(old_events)
     before = {name: getattr(connection, name) for name in EDITABLE_FIELDS if name != RULE_EVENTS}
@@ -383,22 +433,23 @@ def connection_update(
     if credentials is not None:
         # Saved with the change the credentials make (audited as credentials_fields).
         connection.credentials_hosts = connection_target_hosts(connection=connection)
-    if not changes:
-        return connection
-    if before_save is not None:
-        before_save(connection)
-    _save(connection)
-    if RULE_EVENTS in changes:
-        connection.contact_rule_events.set(events)
-    audit_record(
-        organization=connection.organization,
-        actor=actor,
-        action="crm_connection.updated",
-        object_type="crm_connection",
-        object_id=connection.pk,
-        changes=changes,
-    )
-    return connection
+    return connection, changes, events
+
+
+def _as_checked(connection: CrmConnection, checked: CrmConnection | None) -> None:
+    """Raise Conflict (409 connection_changed) unless `connection` holds, in CHECKED_FIELDS, what
+    before_save accepted in `checked` (None: it accepted nothing, the update was empty then)."""
+    if checked is None:
+        unchecked = list(CHECKED_FIELDS)
+    else:
+        unchecked = [name for name in CHECKED_FIELDS if getattr(connection, name) != getattr(checked, name)]
+    if unchecked:
+        raise Conflict(
+            "The connection was changed while the new values were being checked; nothing was "
+            "saved. Read it again and retry.",
+            code="connection_changed",
+            details={"connection_id": connection.pk, "unchecked": unchecked},
+        )
 
 
 @transaction.atomic
