@@ -10,7 +10,6 @@ docs/benchmarks.md "bench/queue_all.py".
 """
 
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -193,7 +192,10 @@ def _queue_all_defer(
         extra={"filters": filters or {}, "force": force, "run": run.pk},
     )
     if not run.finished_at:
-        transaction.on_commit(partial(_write_later, run.pk))
+        # robust: the run is stored and answered for; a broker that refuses the message leaves it
+        # to the push dispatcher, which restarts a run nobody has moved for a minute.
+        # (A lambda, not a partial: Django names the callback when it logs the failure.)
+        transaction.on_commit(lambda: _write_later(run.pk), robust=True)
     result["queued_count"] = run.total
     result["run"] = queue_all_run_summary(run)
     return result

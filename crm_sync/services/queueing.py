@@ -7,7 +7,6 @@ the retry fields. A dry run runs only the count and changes nothing.
 
 import uuid
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -48,10 +47,14 @@ def priority_parse(priority: str) -> int:
 
 
 def _push_now(connection_id: int) -> None:
-    """Start a push for the connection once the queueing commits (high priority)."""
+    """Start a push for the connection once the queueing commits (high priority).
+
+    robust: the rows are queued and answered for; if the broker refuses the nudge, the push
+    dispatcher's beat finds them due within seconds.
+    """
     from crm_sync.tasks import push_batch as push_batch_task
 
-    transaction.on_commit(partial(push_batch_task.delay, connection_id=connection_id))
+    transaction.on_commit(lambda: push_batch_task.delay(connection_id=connection_id), robust=True)
 
 
 def contact_queue(

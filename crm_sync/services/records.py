@@ -135,7 +135,10 @@ def _queue(state: RecordSyncState, *, now: datetime) -> None:
 def _nudge(connection_id: int) -> None:
     from crm_sync.tasks import push_records
 
-    transaction.on_commit(lambda: push_records.apply_async(kwargs={"connection_id": connection_id}))
+    # robust: the record rows are the queue; the push dispatcher's beat finds them due anyway.
+    transaction.on_commit(
+        lambda: push_records.apply_async(kwargs={"connection_id": connection_id}), robust=True
+    )
 
 
 @transaction.atomic

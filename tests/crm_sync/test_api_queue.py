@@ -1,6 +1,7 @@
 """POST contacts/{id}/queue-sync/, bulk-queue-sync/, queue-all-sync/ (WO-018 1.1–1.3)."""
 
 import uuid
+from unittest import mock
 
 import pytest
 from django.utils import timezone
@@ -59,23 +60,29 @@ def test_queue_high_priority_starts_a_push_on_commit(
     api_client, org, connection, django_capture_on_commit_callbacks
 ):
     contact = ContactFactory(organization=org)
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+    with (
+        mock.patch("crm_sync.tasks.push_batch.delay") as push,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         response = api_client.post(
             url_queue(contact.pk), {"crm": "scripted", "priority": "high"}, format="json"
         )
     assert response.status_code == 200
     assert ContactSyncState.objects.get(contact=contact).priority == Priority.HIGH
-    push_callbacks = [c for c in callbacks if "push_batch" in repr(c)]
-    assert len(push_callbacks) == 1
+    push.assert_called_once_with(connection_id=connection.pk)
 
 
 def test_queue_normal_priority_starts_no_push(
     api_client, org, connection, django_capture_on_commit_callbacks
 ):
     contact = ContactFactory(organization=org)
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        api_client.post(url_queue(contact.pk), {"crm": "scripted"}, format="json")
-    assert not [c for c in callbacks if "push_batch" in repr(c)]
+    with (
+        mock.patch("crm_sync.tasks.push_batch.delay") as push,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = api_client.post(url_queue(contact.pk), {"crm": "scripted"}, format="json")
+    assert response.status_code == 200
+    push.assert_not_called()
 
 
 def test_queue_contact_without_email_is_400_and_writes_nothing(api_client, org, connection):

@@ -343,3 +343,37 @@ def test_two_big_queue_alls_at_once_make_one_run_and_one_409(org, connection):
     states = ContactSyncState.objects.filter(connection=connection)
     assert states.count() == 20
     assert set(states.values_list("sync_status", flat=True)) == {SyncStatus.QUEUED}
+
+
+def test_a_broker_that_refuses_the_task_still_gets_the_202_and_the_run_is_resumed_later(
+    api_client, connection, mixed, django_capture_on_commit_callbacks
+):
+    from kombu.exceptions import OperationalError
+
+    with (
+        mock.patch("crm_sync.tasks.queue_all_write.delay", side_effect=OperationalError("broker down")),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = api_client.post(ALL, {"crm": "scripted", "priority": "high"}, format="json")
+    assert response.status_code == 202 and response.json()["queued_count"] == 5
+    run_id = response.json()["run"]["id"]
+    QueueAllRun.objects.filter(pk=run_id).update(updated_at=timezone.now() - STALLED_AFTER * 2)
+    assert queue_all_runs_to_resume() == [run_id]
+
+
+def test_a_high_priority_queue_is_answered_when_the_broker_refuses_the_push_nudge(
+    api_client, org, connection, django_capture_on_commit_callbacks
+):
+    from kombu.exceptions import OperationalError
+
+    contact = ContactFactory(organization=org)
+    with (
+        mock.patch("crm_sync.tasks.push_batch.delay", side_effect=OperationalError("broker down")),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = api_client.post(
+            f"/api/v1/contacts/{contact.pk}/queue-sync/",
+            {"crm": "scripted", "priority": "high"},
+            format="json",
+        )
+    assert response.status_code == 200 and response.json()["sync_status"] == "Queued"
