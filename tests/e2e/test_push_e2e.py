@@ -32,16 +32,21 @@ def wait_for(predicate, timeout=60.0):
     return False
 
 
-def test_worker_pushes_queued_contacts_to_the_hubspot_sandbox(live_server, org, api_client, settings):
-    # given: 150 contacts and a HubSpot connection pointing at the sandbox over HTTP
-    settings.SYNC_PUSH_TASK_MAX_SECONDS = 120
-    connection = CrmConnectionFactory(
+def hubspot_sandbox(live_server, org):
+    """A HubSpot connection of `org` pointing at the sandbox over HTTP, batches of 50."""
+    return CrmConnectionFactory(
         organization=org,
         kind="hubspot",
         base_url=f"{live_server.url}/sandbox/hubspot",
         credentials={"access_token": sandbox_credentials.HUBSPOT_TOKEN},
         batch_size=50,
     )
+
+
+def test_worker_pushes_queued_contacts_to_the_hubspot_sandbox(live_server, org, api_client, settings):
+    # given: 150 contacts and a HubSpot connection pointing at the sandbox over HTTP
+    settings.SYNC_PUSH_TASK_MAX_SECONDS = 120
+    connection = hubspot_sandbox(live_server, org)
     contacts = [ContactFactory(organization=org) for _ in range(150)]
     ContactFactory(organization=org, without_email=True)
     response = api_client.post("/api/v1/contacts/queue-all-sync/", {"crm": "hubspot"}, format="json")
@@ -115,13 +120,7 @@ def test_a_big_queue_all_is_written_by_a_worker_then_pushed(
     settings.SYNC_QUEUE_ALL_INLINE_MAX_ROWS = 40
     settings.SYNC_QUEUE_ALL_CHUNK_ROWS = 25
     settings.SYNC_PUSH_TASK_MAX_SECONDS = 120
-    connection = CrmConnectionFactory(
-        organization=org,
-        kind="hubspot",
-        base_url=f"{live_server.url}/sandbox/hubspot",
-        credentials={"access_token": sandbox_credentials.HUBSPOT_TOKEN},
-        batch_size=50,
-    )
+    connection = hubspot_sandbox(live_server, org)
     contacts = [ContactFactory(organization=org) for _ in range(120)]
     queue = f"e2e-{uuid.uuid4().hex[:8]}"
     # The task goes to this test's own queue (the default queue may be shared with other runs).

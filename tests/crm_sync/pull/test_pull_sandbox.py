@@ -335,13 +335,9 @@ def _crm_delete(connection: CrmConnection, remote_id: str) -> None:
 LIST_PATHS = {"brevo": "/v3/contacts", "mautic": "/api/contacts"}
 
 
-@pytest.mark.parametrize("kind", sorted(LIST_PATHS))
-def test_a_backfill_marks_a_contact_deleted_in_a_crm_without_a_deletion_feed_and_keeps_its_data(
-    kind, live_server, make_connection, org, other_org, settings
-):
-    settings.SYNC_PULL_PAGE_RETRIES = 0
-    settings.SYNC_PULL_PREFETCH = False  # the sandbox counts scripted faults in the database
-    sandbox = box(live_server, kind)
+def _three_pulled_then_c2_deleted(kind, make_connection, org, other_org):
+    """Three contacts written to the CRM by another organization's connection, pulled once into
+    `org` one per page; then the CRM deletes c2. (connection, {local id: CRM id})."""
     writer = make_connection(kind, other_org)
     results = connector_for(writer).push_contacts([payload(n) for n in range(1, 4)])
     assert all(r.ok for r in results), [r.error for r in results]
@@ -349,6 +345,17 @@ def test_a_backfill_marks_a_contact_deleted_in_a_crm_without_a_deletion_feed_and
     connection = make_connection(kind, org, page_size=1)
     assert pull_run(connection_id=connection.pk, object_type="contacts").created == 3
     _crm_delete(writer, ids["c2"])
+    return connection, ids
+
+
+@pytest.mark.parametrize("kind", sorted(LIST_PATHS))
+def test_a_backfill_marks_a_contact_deleted_in_a_crm_without_a_deletion_feed_and_keeps_its_data(
+    kind, live_server, make_connection, org, other_org, settings
+):
+    settings.SYNC_PULL_PAGE_RETRIES = 0
+    settings.SYNC_PULL_PREFETCH = False  # the sandbox counts scripted faults in the database
+    sandbox = box(live_server, kind)
+    connection, ids = _three_pulled_then_c2_deleted(kind, make_connection, org, other_org)
 
     def gone_state() -> ContactSyncState:
         return ContactSyncState.objects.get(connection=connection, remote_id=ids["c2"])
@@ -389,13 +396,7 @@ def test_a_backfill_the_pull_task_splits_at_its_time_budget_marks_too(
     from crm_sync.tasks import pull_object_type
 
     settings.SYNC_PULL_PREFETCH = False
-    writer = make_connection(kind, other_org)
-    results = connector_for(writer).push_contacts([payload(n) for n in range(1, 4)])
-    assert all(r.ok for r in results), [r.error for r in results]
-    ids = {r.contact_id: r.remote_id for r in results}
-    connection = make_connection(kind, org, page_size=1)
-    assert pull_run(connection_id=connection.pk, object_type="contacts").created == 3
-    _crm_delete(writer, ids["c2"])
+    connection, ids = _three_pulled_then_c2_deleted(kind, make_connection, org, other_org)
 
     settings.SYNC_PULL_TASK_MAX_SECONDS = 1e-9
     handed_on = []
