@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from crm_sync.connections import organization_connections, push_kinds
 from crm_sync.models import ContactSyncState, ProcessingStatus, QueueAllRun, SyncRun, SyncStatus
+from crm_sync.services.dispatch import dispatch_wait
 from integrations import registry
 
 THROUGHPUT_WINDOW = timedelta(minutes=15)
@@ -217,14 +218,17 @@ def seconds_phrase(seconds: float) -> str:
 def _estimate(*, connection, now: datetime, wait: float, count: int) -> dict:
     """{"seconds", "at", "text", "paused"} for `count` rows after `wait` seconds.
 
-    A paused connection says so and why, first: an open circuit moves nothing until someone
-    resumes it (no time at all); a daily-quota hold moves nothing before the CRM's reset.
+    `wait` grows to the dispatcher's next start of the connection when that is later (a
+    connection's pushes start at most once per its push interval). A paused connection says
+    so and why, first: an open circuit moves nothing until someone resumes it (no time at
+    all); a daily-quota hold moves nothing before the CRM's reset.
     An unmeasured rate gives no time: seconds and at are null and the text says unknown.
     """
     pause = connection_pause(connection=connection, now=now)
     if pause is not None and pause["until"] is None:
         return {"seconds": None, "at": None, "text": pause["message"], "paused": pause}
     rate = connection_throughput(connection=connection, now=now)
+    wait = max(wait, dispatch_wait(connection=connection, now=now))
     held = (pause["until"] - now).total_seconds() if pause is not None else 0.0
     if rate is None:
         seconds = None

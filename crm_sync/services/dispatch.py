@@ -6,7 +6,7 @@ costs at most one idle task, which finds nothing to claim and returns.
 
 import logging
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
@@ -20,6 +20,20 @@ logger = logging.getLogger(__name__)
 
 def _dispatch_key(connection_id: int) -> str:
     return f"crm_sync:dispatched:{connection_id}"
+
+
+def dispatch_wait(*, connection, now: datetime) -> float:
+    """Seconds before the dispatcher may start this connection's pushes again (0: at its next beat).
+
+    It starts a connection at most once per push_interval_seconds (below); rows queued after
+    that start's tasks have drained the queue wait for the next one, so estimates add this wait
+    rather than promise the measured rate from now.
+    """
+    started = cache.get(_dispatch_key(connection.pk))
+    if not started:
+        return 0.0
+    next_start = datetime.fromisoformat(started) + timedelta(seconds=max(connection.push_interval_seconds, 1))
+    return max((next_start - now).total_seconds(), 0.0)
 
 
 def pushes_dispatch_due(*, now: datetime | None = None, enqueue=None) -> dict[int, int]:
