@@ -16,6 +16,7 @@ from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
 from crm_sync.models import (
+    QUEUE_ALL_PENDING,
     ConnectionStatusSnapshot,
     ContactSyncState,
     ProcessingStatus,
@@ -181,7 +182,7 @@ def connection_panels(*, connections, now: datetime | None = None) -> list[Conne
             # At most one unfinished queue-all a connection (a constraint).
             queue_all_pending=Subquery(
                 QueueAllRun.objects.filter(connection=OuterRef("pk"), finished_at__isnull=True)
-                .annotate(pending=F("total") - F("written") - F("not_written"))
+                .annotate(pending=QUEUE_ALL_PENDING)
                 .values("pending")[:1]
             ),
         )

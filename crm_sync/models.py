@@ -689,6 +689,10 @@ class QueueAllRun(models.Model):
         return max(self.total - self.written - self.not_written, 0)
 
 
+# A run's contacts still to be written, as an expression (sync-stats, queue depth, the dashboard).
+QUEUE_ALL_PENDING = models.F("total") - models.F("written") - models.F("not_written")
+
+
 class QueueAllChunk(models.Model):
     """Contact ids a QueueAllRun still has to write, in contact order: all with a state row at the
     request (their rows are re-queued) or all without one (rows are inserted)."""

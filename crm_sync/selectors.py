@@ -7,16 +7,23 @@ from django.db.models import CharField, Count, F, Max, Min, Q, QuerySet, Sum, Va
 from django.utils import timezone
 
 from crm_sync.connections import organization_connections, push_kinds
-from crm_sync.models import ContactSyncState, ProcessingStatus, QueueAllRun, SyncRun, SyncStatus
+from crm_sync.models import (
+    QUEUE_ALL_PENDING,
+    ContactSyncState,
+    ProcessingStatus,
+    QueueAllRun,
+    SyncRun,
+    SyncStatus,
+)
 from crm_sync.services.dispatch import dispatch_wait
 from integrations import registry
 
 THROUGHPUT_WINDOW = timedelta(minutes=15)
 # Push runs an estimate falls back on when none finished within THROUGHPUT_WINDOW.
 HISTORY_RUNS = 20
-# sync-stats' labels of its two last-24-hours counts (no status is spelled like them).
+# sync-stats' labels of its last-24-hours counts and of the queue-all rest (no status is spelled like them).
 LAST_24H_SYNCED, LAST_24H_ERRORS = "last_24h:synced", "last_24h:errors"
-QUEUE_ALL_PENDING = "queue_all:pending"
+QUEUE_ALL_PENDING_LABEL = "queue_all:pending"
 UNKNOWN_TEXT = "Unknown: no push has been measured on this connection yet"
 
 
@@ -75,14 +82,14 @@ def sync_stats(*, connection, now: datetime | None = None) -> dict:
             ),
             labelled(states.filter(sync_status=SyncStatus.ERROR, last_retry_at__gte=since), LAST_24H_ERRORS),
             _queue_all_pending(connection)
-            .annotate(k=Value(QUEUE_ALL_PENDING, output_field=CharField()))
+            .annotate(k=Value(QUEUE_ALL_PENDING_LABEL, output_field=CharField()))
             .values("k")
-            .annotate(n=Sum(F("total") - F("written") - F("not_written"))),
+            .annotate(n=Sum(QUEUE_ALL_PENDING)),
             all=True,
         )
     )
     by_status = {label: {"n": n or 0} for label, n in rows}
-    queue_all_pending = by_status.pop(QUEUE_ALL_PENDING, {"n": 0})["n"]
+    queue_all_pending = by_status.pop(QUEUE_ALL_PENDING_LABEL, {"n": 0})["n"]
     last_24h = {
         "synced": by_status.pop(LAST_24H_SYNCED, {"n": 0})["n"],
         "errors": by_status.pop(LAST_24H_ERRORS, {"n": 0})["n"],
@@ -200,7 +207,7 @@ def queue_depth(*, connection) -> int:
     in_queue = ContactSyncState.objects.filter(
         connection=connection, processing_status__in=[ProcessingStatus.QUEUED, ProcessingStatus.PROCESSING]
     ).count()
-    pending = _queue_all_pending(connection).aggregate(n=Sum(F("total") - F("written") - F("not_written")))
+    pending = _queue_all_pending(connection).aggregate(n=Sum(QUEUE_ALL_PENDING))
     return in_queue + (pending["n"] or 0)
 
 

@@ -24,8 +24,13 @@ from django.utils import timezone
 
 from contacts.models import Contact
 from core.errors import Conflict
-from crm_sync.models import ContactSyncState, Priority, QueueAllChunk, QueueAllRun, SyncStatus
-from crm_sync.services.statements import _matched_sql, states_insert_queued, states_requeue_matched
+from crm_sync.models import ContactSyncState, Priority, QueueAllChunk, QueueAllRun
+from crm_sync.services.statements import (
+    _matched_sql,
+    state_taken_conditions,
+    states_insert_queued,
+    states_requeue_matched,
+)
 
 # A run that no chunk write has moved for this long is taken for abandoned (its worker died or
 # its message was lost) and started again by the push dispatcher.
@@ -82,12 +87,10 @@ def queue_all_run_start(
     _chunks_insert(
         run_id=run.pk, contacts=contacts, connection_id=connection.pk, force=force, not_synced=not_synced
     )
-    total = QueueAllChunk.objects.filter(run_id=run.pk).aggregate(n=Sum("size"))["n"] or 0
-    if total == 0:  # everything was taken between the count and here
-        QueueAllRun.objects.filter(pk=run.pk).update(finished_at=now)
-        run.finished_at = now
-    QueueAllRun.objects.filter(pk=run.pk).update(total=total)
-    run.total = total
+    run.total = QueueAllChunk.objects.filter(run_id=run.pk).aggregate(n=Sum("size"))["n"] or 0
+    # Nothing to write (all taken between the count and here): the run is finished at once.
+    run.finished_at = None if run.total else now
+    QueueAllRun.objects.filter(pk=run.pk).update(total=run.total, finished_at=run.finished_at)
     return run
 
 
@@ -100,17 +103,7 @@ def _chunks_insert(*, run_id: int, contacts, connection_id: int, force: bool, no
     ops = db_connection.ops
     states = ops.quote_name(ContactSyncState._meta.db_table)
     chunks = ops.quote_name(QueueAllChunk._meta.db_table)
-    taken = ["s.sync_status NOT IN (%s, %s)"]
-    taken_params = [SyncStatus.QUEUED.value, SyncStatus.PROCESSING.value]
-    if not_synced:
-        taken.append("s.sync_status <> %s")
-        taken_params.append(SyncStatus.COMPLETE.value)
-    if not force:
-        taken.append(
-            "NOT (s.sync_status = %s AND s.pushed_hash <> '' "
-            "AND s.last_synced_at IS NOT NULL AND s.last_synced_at >= c.c_updated_at)"
-        )
-        taken_params.append(SyncStatus.COMPLETE.value)
+    taken, taken_params = state_taken_conditions(state="s", force=force, not_synced=not_synced)
     if db_connection.vendor == "postgresql":
         ids = "array_agg(p.contact_id)"
     else:

@@ -234,6 +234,25 @@ def queue_candidates_count(*, contacts: QuerySet, connection_id: int, not_synced
     }
 
 
+def state_taken_conditions(*, state: str, force: bool, not_synced: bool) -> tuple[list[str], list]:
+    """SQL conditions on an existing state row (`state`: its table or alias, joined to the contacts
+    as `c`) that queueing takes it: neither Queued nor Processing; `not_synced` leaves Complete
+    rows alone; unless `force`, not Complete and unchanged since its last push. (conditions, params)
+    """
+    conditions = [f"{state}.sync_status NOT IN (%s, %s)"]
+    params = [SyncStatus.QUEUED.value, SyncStatus.PROCESSING.value]
+    if not_synced:
+        conditions.append(f"{state}.sync_status <> %s")
+        params.append(SyncStatus.COMPLETE.value)
+    if not force:
+        conditions.append(
+            f"NOT ({state}.sync_status = %s AND {state}.pushed_hash <> '' "
+            f"AND {state}.last_synced_at IS NOT NULL AND {state}.last_synced_at >= c.c_updated_at)"
+        )
+        params.append(SyncStatus.COMPLETE.value)
+    return conditions, params
+
+
 def states_requeue_matched(
     *,
     contacts: QuerySet,
@@ -257,22 +276,9 @@ def states_requeue_matched(
     matched_sql, matched_params = _matched_sql(contacts)
     ops = db_connection.ops
     table = ops.quote_name(ContactSyncState._meta.db_table)
-    conditions = [
-        f"{table}.contact_id = c.c_id",
-        f"{table}.connection_id = %s",
-        "c.c_email <> ''",
-        f"{table}.sync_status NOT IN (%s, %s)",
-    ]
-    condition_params = [connection_id, SyncStatus.QUEUED.value, SyncStatus.PROCESSING.value]
-    if not_synced:
-        conditions.append(f"{table}.sync_status <> %s")
-        condition_params.append(SyncStatus.COMPLETE.value)
-    if not force:
-        conditions.append(
-            f"NOT ({table}.sync_status = %s AND {table}.pushed_hash <> '' "
-            f"AND {table}.last_synced_at IS NOT NULL AND {table}.last_synced_at >= c.c_updated_at)"
-        )
-        condition_params.append(SyncStatus.COMPLETE.value)
+    taken, taken_params = state_taken_conditions(state=table, force=force, not_synced=not_synced)
+    conditions = [f"{table}.contact_id = c.c_id", f"{table}.connection_id = %s", "c.c_email <> ''", *taken]
+    condition_params = [connection_id, *taken_params]
     if queued_before is not None:
         conditions.append(f"({table}.queued_at IS NULL OR {table}.queued_at < %s)")
         queued_at = ContactSyncState._meta.get_field("queued_at")
