@@ -7,6 +7,7 @@ from django.db.models import CharField, Count, F, Max, Min, Q, QuerySet, Sum, Va
 from django.utils import timezone
 
 from crm_sync.connections import organization_connections, push_kinds
+from crm_sync.dispatch_marks import dispatch_wait
 from crm_sync.models import (
     QUEUE_ALL_PENDING,
     ContactSyncState,
@@ -15,7 +16,6 @@ from crm_sync.models import (
     SyncRun,
     SyncStatus,
 )
-from crm_sync.services.dispatch import dispatch_wait
 from integrations import registry
 
 THROUGHPUT_WINDOW = timedelta(minutes=15)

@@ -6,41 +6,23 @@ costs at most one idle task, which finds nothing to claim and returns.
 
 import logging
 import math
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 
 from crm_sync import connections
+from crm_sync.dispatch_marks import dispatch_mark
 from crm_sync.queue import due_states
 
 logger = logging.getLogger(__name__)
 
 
-def _dispatch_key(connection_id: int) -> str:
-    return f"crm_sync:dispatched:{connection_id}"
-
-
-def dispatch_wait(*, connection, now: datetime) -> float:
-    """Seconds before the dispatcher may start this connection's pushes again (0: at its next beat).
-
-    It starts a connection at most once per push_interval_seconds (below); rows queued after
-    that start's tasks have drained the queue wait for the next one, so estimates add this wait
-    rather than promise the measured rate from now.
-    """
-    started = cache.get(_dispatch_key(connection.pk))
-    if not started:
-        return 0.0
-    next_start = datetime.fromisoformat(started) + timedelta(seconds=max(connection.push_interval_seconds, 1))
-    return max((next_start - now).total_seconds(), 0.0)
-
-
 def pushes_dispatch_due(*, now: datetime | None = None, enqueue=None) -> dict[int, int]:
     """Enqueue push tasks for every pushable connection with due rows; return {connection_id: tasks}.
 
-    Each connection is dispatched at most once per its push interval (the cache key's
-    timeout); a backlog gets up to SYNC_MAX_PARALLEL_PUSHES tasks at once, one per batch.
+    Each connection is dispatched at most once per its push interval (crm_sync/dispatch_marks.py);
+    a backlog gets up to SYNC_MAX_PARALLEL_PUSHES tasks at once, one per batch.
     """
     now = now or timezone.now()
     if enqueue is None:
@@ -59,7 +41,7 @@ def pushes_dispatch_due(*, now: datetime | None = None, enqueue=None) -> dict[in
         if not due:
             continue
         interval = max(connection.push_interval_seconds, 1)
-        if not cache.add(_dispatch_key(connection.pk), now.isoformat(), timeout=interval):
+        if not dispatch_mark(connection=connection, now=now):
             continue
         tasks = min(math.ceil(due / batch), max_parallel)
         for _ in range(tasks):

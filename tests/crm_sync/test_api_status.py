@@ -82,13 +82,13 @@ def test_the_estimate_waits_for_the_dispatchers_next_start_of_the_connection(api
     whatever the measured rate (the fixture's push_interval_seconds is 60)."""
     from django.core.cache import cache
 
-    from crm_sync.services.dispatch import _dispatch_key
+    from crm_sync.dispatch_marks import dispatch_key
 
     mine = ContactSyncStateFactory(connection=connection, queued=True)
     SyncRunFactory(connection=connection, succeeded=100)  # 10 per second
     body = api_client.get(status_url(mine.contact_id)).json()["scripted"]
     assert body["estimated_processing"] == "Within 1 second"
-    cache.set(_dispatch_key(connection.pk), (timezone.now() - timedelta(seconds=20)).isoformat(), 60)
+    cache.set(dispatch_key(connection.pk), (timezone.now() - timedelta(seconds=20)).isoformat(), 60)
     text = api_client.get(status_url(mine.contact_id)).json()["scripted"]["estimated_processing"]
     seconds = int(text.removeprefix("Within ").removesuffix(" seconds"))
     assert 39 <= seconds <= 41, text  # the 40 s left of the interval, and 1 / 10 per second
